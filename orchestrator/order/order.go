@@ -1,0 +1,274 @@
+// Package order is podium's built-in order saga (DESIGN §4.3): reserve inventory and
+// authorize payment in parallel; once both succeeded the order is approved; then prepare
+// the shipment and assign a delivery in parallel; then send the confirmation (optional).
+// Every step but the confirmation has a compensation; after a compensation completed a
+// cancellation notice is sent.
+//
+// The package only describes the saga (steps, payload builders, policies) and maps saga
+// states and events to order statuses and lifecycle event types; the engine is package
+// saga, the Kafka plumbing is package orchestrator. Everything here is pure and safe for
+// concurrent use.
+package order
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/orchestrator/saga"
+)
+
+// DefinitionName is the saga's name, stored in every state (saga.State.Definition).
+const DefinitionName = "order"
+
+// Step names.
+const (
+	StepReserveInventory       = "reserve-inventory"
+	StepAuthorizePayment       = "authorize-payment"
+	StepPrepareShipment        = "prepare-shipment"
+	StepAssignDelivery         = "assign-delivery"
+	StepSendConfirmation       = "send-confirmation"
+	StepSendCancellationNotice = "send-cancellation-notice"
+)
+
+// MilestoneApproved is reached once inventory is reserved and payment authorized.
+const MilestoneApproved = "approved"
+
+// DefaultCancelReason is the cancellation notice's reason when none was given.
+const DefaultCancelReason = "cancelled"
+
+// Options tunes the order saga's timeouts and retry policies. Zero fields take their
+// defaults.
+type Options struct {
+	// Timeout is the deadline of one attempt of a forward step. Default: 10s.
+	Timeout time.Duration
+	// Retry is the forward steps' retry policy. Default: 4 attempts, backoff 200ms doubling
+	// up to 5s, jitter 0.2.
+	Retry saga.RetryPolicy
+	// CompensationTimeout is the deadline of one attempt of a compensation. Default: 10s.
+	CompensationTimeout time.Duration
+	// CompensationRetry is the compensations' retry policy; when it is exhausted the saga
+	// fails and waits for an operator. Default: 8 attempts, backoff 200ms doubling up to
+	// 5s, jitter 0.2.
+	CompensationRetry saga.RetryPolicy
+	// HistoryLimit caps each saga's history. Default: 200.
+	HistoryLimit int
+}
+
+// Option defaults.
+const (
+	DefaultTimeout                = 10 * time.Second
+	DefaultMaxAttempts            = 4
+	DefaultCompensationTimeout    = 10 * time.Second
+	DefaultCompensationMaxAttempt = 8
+)
+
+func (o Options) withDefaults() Options {
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Retry.MaxAttempts == 0 {
+		o.Retry.MaxAttempts = DefaultMaxAttempts
+	}
+	o.Retry = o.Retry.WithDefaults()
+	if o.CompensationTimeout == 0 {
+		o.CompensationTimeout = DefaultCompensationTimeout
+	}
+	if o.CompensationRetry.MaxAttempts == 0 {
+		o.CompensationRetry.MaxAttempts = DefaultCompensationMaxAttempt
+	}
+	o.CompensationRetry = o.CompensationRetry.WithDefaults()
+	if o.HistoryLimit == 0 {
+		o.HistoryLimit = saga.DefaultHistoryLimit
+	}
+	return o
+}
+
+// Definition returns the order saga with default options.
+func Definition() *saga.Definition { return NewDefinition(Options{}) }
+
+// NewDefinition returns the order saga with the given options. Call Validate on the
+// result to check the options.
+func NewDefinition(o Options) *saga.Definition {
+	o = o.withDefaults()
+	do := func(worker, typ string, b saga.Builder) saga.Action {
+		return saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.Timeout, Retry: o.Retry}
+	}
+	undo := func(worker, typ string, b saga.Builder) *saga.Action {
+		return &saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.CompensationTimeout, Retry: o.CompensationRetry}
+	}
+	stage1 := []string{StepReserveInventory, StepAuthorizePayment}
+	stage2 := []string{StepPrepareShipment, StepAssignDelivery}
+	return &saga.Definition{
+		Name:    DefinitionName,
+		Workers: slices.Clone(events.Workers),
+		Steps: []saga.Step{
+			{
+				Name: StepReserveInventory,
+				Do:   do("inventory", events.TypeInventoryReserve, buildReserve),
+				Undo: undo("inventory", events.TypeInventoryRelease, buildRelease),
+			},
+			{
+				Name: StepAuthorizePayment,
+				Do:   do("payment", events.TypePaymentAuthorize, buildAuthorize),
+				Undo: undo("payment", events.TypePaymentVoid, buildVoid),
+			},
+			{
+				Name:  StepPrepareShipment,
+				Do:    do("seller", events.TypeSellerPrepareShipment, buildPrepare),
+				Undo:  undo("seller", events.TypeSellerCancelPreparation, buildCancelPreparation),
+				After: stage1,
+			},
+			{
+				Name:  StepAssignDelivery,
+				Do:    do("shipping", events.TypeShippingAssignDelivery, buildAssign),
+				Undo:  undo("shipping", events.TypeShippingCancelDelivery, buildCancelDelivery),
+				After: stage1,
+			},
+			{
+				Name:     StepSendConfirmation,
+				Do:       do("notification", events.TypeNotificationConfirmation, buildConfirmation),
+				After:    stage2,
+				Optional: true,
+			},
+		},
+		Milestones: []saga.Milestone{{Name: MilestoneApproved, After: stage1}},
+		OnCompensated: []saga.Step{{
+			Name:     StepSendCancellationNotice,
+			Do:       do("notification", events.TypeNotificationCancellation, buildCancellationNotice),
+			Optional: true,
+		}},
+		HistoryLimit: o.HistoryLimit,
+	}
+}
+
+// Status is an order's status as the API and lifecycle events show it.
+type Status string
+
+// Order statuses: pending → approved → completed; a failure or a cancel → cancelling →
+// cancelled; a compensation that exhausted its retries → failed.
+const (
+	StatusPending    Status = "pending"
+	StatusApproved   Status = "approved"
+	StatusCompleted  Status = "completed"
+	StatusCancelling Status = "cancelling"
+	StatusCancelled  Status = "cancelled"
+	StatusFailed     Status = "failed"
+)
+
+// StatusOf maps a saga state to the order status; "" for a nil state or an unknown saga
+// status.
+func StatusOf(s *saga.State) Status {
+	if s == nil {
+		return ""
+	}
+	switch s.Status {
+	case saga.StatusRunning:
+		if slices.Contains(s.Milestones, MilestoneApproved) {
+			return StatusApproved
+		}
+		return StatusPending
+	case saga.StatusCompensating:
+		return StatusCancelling
+	case saga.StatusCompleted:
+		return StatusCompleted
+	case saga.StatusCompensated:
+		return StatusCancelled
+	case saga.StatusFailed:
+		return StatusFailed
+	}
+	return ""
+}
+
+// LifecycleType maps a saga event to the type of the public lifecycle event on
+// orders.events: the approved milestone, completed, compensated (cancelled) and failed.
+// Other events (rejections) are not published: ok is false.
+func LifecycleType(e saga.Event) (eventType string, ok bool) {
+	switch e.Kind {
+	case saga.EventMilestone:
+		if e.Name == MilestoneApproved {
+			return events.TypeOrderApproved, true
+		}
+	case saga.EventCompleted:
+		return events.TypeOrderCompleted, true
+	case saga.EventCompensated:
+		return events.TypeOrderCancelled, true
+	case saga.EventFailed:
+		return events.TypeOrderFailed, true
+	}
+	return "", false
+}
+
+// placed decodes the saga's input. The order ID falls back to the saga ID.
+func placed(bc saga.BuildContext) (events.OrderPlaced, error) {
+	var o events.OrderPlaced
+	if err := json.Unmarshal(bc.Input, &o); err != nil {
+		return o, fmt.Errorf("decoding order %q: %w", bc.SagaID, err)
+	}
+	if o.OrderID == "" {
+		o.OrderID = bc.SagaID
+	}
+	return o, nil
+}
+
+// result reads one string field of a step's success result; "" when the result is absent
+// (outcome unknown) or unreadable, so a compensation never fails on it.
+func result(bc saga.BuildContext, step, field string) string {
+	var m map[string]any
+	if err := json.Unmarshal(bc.Results[step], &m); err != nil {
+		return ""
+	}
+	s, _ := m[field].(string)
+	return s
+}
+
+// build returns a builder that decodes the order and marshals what f makes of it.
+func build[T any](f func(o events.OrderPlaced, bc saga.BuildContext) T) saga.Builder {
+	return func(bc saga.BuildContext) (json.RawMessage, error) {
+		o, err := placed(bc)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(f(o, bc))
+	}
+}
+
+var (
+	buildReserve = build(func(o events.OrderPlaced, _ saga.BuildContext) events.ReserveInventory {
+		return events.ReserveInventory{OrderID: o.OrderID, Items: o.Items}
+	})
+	buildRelease = build(func(o events.OrderPlaced, bc saga.BuildContext) events.ReleaseInventory {
+		return events.ReleaseInventory{OrderID: o.OrderID, ReservationID: result(bc, StepReserveInventory, "reservation_id")}
+	})
+	buildAuthorize = build(func(o events.OrderPlaced, _ saga.BuildContext) events.AuthorizePayment {
+		return events.AuthorizePayment{OrderID: o.OrderID, Amount: o.Total, Currency: o.Currency, Token: o.Payment.Token}
+	})
+	buildVoid = build(func(o events.OrderPlaced, bc saga.BuildContext) events.VoidPayment {
+		return events.VoidPayment{OrderID: o.OrderID, AuthorizationID: result(bc, StepAuthorizePayment, "authorization_id")}
+	})
+	buildPrepare = build(func(o events.OrderPlaced, _ saga.BuildContext) events.PrepareShipment {
+		return events.PrepareShipment{OrderID: o.OrderID, SellerID: o.SellerID, Items: o.Items}
+	})
+	buildCancelPreparation = build(func(o events.OrderPlaced, bc saga.BuildContext) events.CancelShipmentPreparation {
+		return events.CancelShipmentPreparation{OrderID: o.OrderID, SellerID: o.SellerID,
+			PreparationID: result(bc, StepPrepareShipment, "preparation_id")}
+	})
+	buildAssign = build(func(o events.OrderPlaced, _ saga.BuildContext) events.AssignDelivery {
+		return events.AssignDelivery{OrderID: o.OrderID, Address: o.ShippingAddress}
+	})
+	buildCancelDelivery = build(func(o events.OrderPlaced, bc saga.BuildContext) events.CancelDelivery {
+		return events.CancelDelivery{OrderID: o.OrderID, DeliveryID: result(bc, StepAssignDelivery, "delivery_id")}
+	})
+	buildConfirmation = build(func(o events.OrderPlaced, _ saga.BuildContext) events.SendConfirmation {
+		return events.SendConfirmation{OrderID: o.OrderID, Email: o.Customer.Email, Total: o.Total, Currency: o.Currency}
+	})
+	buildCancellationNotice = build(func(o events.OrderPlaced, bc saga.BuildContext) events.SendCancellationNotice {
+		reason := bc.Reason
+		if reason == "" {
+			reason = DefaultCancelReason
+		}
+		return events.SendCancellationNotice{OrderID: o.OrderID, Email: o.Customer.Email, Reason: reason}
+	})
+)

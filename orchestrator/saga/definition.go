@@ -1,0 +1,291 @@
+package saga
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultHistoryLimit is the number of history entries a state keeps when
+// Definition.HistoryLimit is 0.
+const DefaultHistoryLimit = 200
+
+// BuildContext is what a payload builder sees.
+type BuildContext struct {
+	SagaID string
+	// Input is the saga's start payload (for the order saga: the OrderPlaced JSON).
+	Input json.RawMessage
+	// Results maps step name to the Result of that step's success reply. A forward step
+	// sees the results of its (transitive) dependencies; a compensation or an OnCompensated
+	// step sees the results of every step that succeeded. A step whose outcome is unknown
+	// has no entry.
+	Results map[string]json.RawMessage
+	// Reason is why the saga is compensating; empty for forward steps.
+	Reason string
+}
+
+// Builder builds a command payload. It must be pure: the engine rebuilds in-flight
+// commands from the state ([Definition.InFlight]) and relies on getting the same bytes.
+// An error fails the step (or its compensation) without dispatching anything.
+type Builder func(BuildContext) (json.RawMessage, error)
+
+// Action is one command a step sends: its forward action or its compensation.
+type Action struct {
+	Worker string // the worker whose commands topic receives the command
+	Type   string // the command's event type
+	Build  Builder
+	// Timeout is the deadline of one attempt, counted from its dispatch. Must be > 0.
+	Timeout time.Duration
+	Retry   RetryPolicy
+}
+
+// Step is a node of the saga's DAG.
+type Step struct {
+	Name string
+	Do   Action
+	// Undo is the compensation; nil means there is nothing to undo.
+	Undo *Action
+	// After lists the steps that must have succeeded (or failed, if optional) before this
+	// step starts.
+	After []string
+	// Optional steps do not cancel the saga when they fail; their dependents proceed.
+	Optional bool
+}
+
+// Milestone is reached once every step in After has succeeded, while the saga is running.
+type Milestone struct {
+	Name  string
+	After []string
+}
+
+// Definition is a saga: a DAG of steps, milestones, and steps to run after a completed
+// compensation. Build it once, call Validate, then share it: it is never modified by the
+// engine.
+type Definition struct {
+	Name    string
+	Workers []string // known workers; every action's worker must be one of them
+	Steps   []Step
+	// Milestones are announced with an [EventMilestone] when reached.
+	Milestones []Milestone
+	// OnCompensated steps are dispatched, all at once, when the saga has been compensated.
+	// They are always treated as optional (their outcome never changes the saga's status),
+	// and must have neither After nor Undo.
+	OnCompensated []Step
+	// HistoryLimit caps State.History (the newest entries are kept). Default: 200.
+	HistoryLimit int
+}
+
+// Validate reports every problem of the definition at once (errors.Join): a missing name,
+// duplicate or malformed step names, unknown dependencies, dependency cycles, unknown
+// workers, missing command types or builders, non-positive timeouts, insane retry
+// policies, bad milestones and bad OnCompensated steps.
+func (d *Definition) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if d.Name == "" {
+		add("definition: name is empty")
+	}
+	if len(d.Steps) == 0 {
+		add("definition %q: no steps", d.Name)
+	}
+	if d.HistoryLimit < 0 {
+		add("definition %q: history limit %d is negative", d.Name, d.HistoryLimit)
+	}
+	workers := make(map[string]bool, len(d.Workers))
+	for _, w := range d.Workers {
+		workers[w] = true
+	}
+	names := make(map[string]bool)
+	checkName := func(kind, name string) {
+		switch {
+		case name == "":
+			add("%s: name is empty", kind)
+		case strings.ContainsAny(name, "/ \t\n"):
+			add("%s %q: name contains '/' or whitespace", kind, name)
+		case names[name]:
+			add("%s %q: duplicate name", kind, name)
+		}
+		names[name] = true
+	}
+	checkAction := func(where string, a Action) {
+		if a.Worker == "" {
+			add("%s: worker is empty", where)
+		} else if !workers[a.Worker] {
+			add("%s: unknown worker %q", where, a.Worker)
+		}
+		if a.Type == "" {
+			add("%s: command type is empty", where)
+		}
+		if a.Build == nil {
+			add("%s: builder is nil", where)
+		}
+		if a.Timeout <= 0 {
+			add("%s: timeout %v is not positive", where, a.Timeout)
+		}
+		if err := a.Retry.Validate(); err != nil {
+			add("%s: %w", where, err)
+		}
+	}
+
+	for _, s := range d.Steps {
+		checkName("step", s.Name)
+	}
+	for _, s := range d.OnCompensated {
+		checkName("on-compensated step", s.Name)
+	}
+	main := make(map[string]*Step, len(d.Steps))
+	for i := range d.Steps {
+		main[d.Steps[i].Name] = &d.Steps[i]
+	}
+	for _, s := range d.Steps {
+		checkAction(fmt.Sprintf("step %q", s.Name), s.Do)
+		if s.Undo != nil {
+			checkAction(fmt.Sprintf("step %q undo", s.Name), *s.Undo)
+		}
+		seen := make(map[string]bool)
+		for _, dep := range s.After {
+			switch {
+			case dep == s.Name:
+				add("step %q: depends on itself", s.Name)
+			case main[dep] == nil:
+				add("step %q: unknown dependency %q", s.Name, dep)
+			case seen[dep]:
+				add("step %q: dependency %q listed twice", s.Name, dep)
+			}
+			seen[dep] = true
+		}
+	}
+	if cycle := findCycle(d.Steps, main); cycle != nil {
+		add("definition %q: dependency cycle %s", d.Name, strings.Join(cycle, " -> "))
+	}
+	for _, s := range d.OnCompensated {
+		checkAction(fmt.Sprintf("on-compensated step %q", s.Name), s.Do)
+		if s.Undo != nil {
+			add("on-compensated step %q: has an undo action", s.Name)
+		}
+		if len(s.After) > 0 {
+			add("on-compensated step %q: has dependencies", s.Name)
+		}
+	}
+	milestones := make(map[string]bool)
+	for _, m := range d.Milestones {
+		switch {
+		case m.Name == "":
+			add("milestone: name is empty")
+		case milestones[m.Name]:
+			add("milestone %q: duplicate name", m.Name)
+		}
+		milestones[m.Name] = true
+		if len(m.After) == 0 {
+			add("milestone %q: no steps", m.Name)
+		}
+		for _, dep := range m.After {
+			if main[dep] == nil {
+				add("milestone %q: unknown step %q", m.Name, dep)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// findCycle returns one dependency cycle (first node repeated at the end), or nil.
+func findCycle(steps []Step, main map[string]*Step) []string {
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := make(map[string]int, len(steps))
+	var stack []string
+	var visit func(name string) []string
+	visit = func(name string) []string {
+		switch state[name] {
+		case visiting:
+			i := slices.Index(stack, name)
+			return append(slices.Clone(stack[i:]), name)
+		case done:
+			return nil
+		}
+		state[name] = visiting
+		stack = append(stack, name)
+		for _, dep := range main[name].After {
+			if dep == name || main[dep] == nil {
+				continue // reported elsewhere
+			}
+			if c := visit(dep); c != nil {
+				return c
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+		return nil
+	}
+	for _, s := range steps {
+		if c := visit(s.Name); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// index is the derived, read-only view of a definition the engine works with. It is
+// rebuilt per call (definitions are small) so that Definition stays a plain value.
+type index struct {
+	steps      map[string]*Step // main and on-compensated steps
+	main       []string         // main steps, definition order
+	onComp     []string         // on-compensated steps, definition order
+	isOnComp   map[string]bool
+	ancestors  map[string][]string // transitive dependencies of each main step
+	dependents map[string][]string // transitive dependents of each main step
+}
+
+func (d *Definition) index() *index {
+	ix := &index{
+		steps:      make(map[string]*Step, len(d.Steps)+len(d.OnCompensated)),
+		isOnComp:   make(map[string]bool, len(d.OnCompensated)),
+		ancestors:  make(map[string][]string, len(d.Steps)),
+		dependents: make(map[string][]string, len(d.Steps)),
+	}
+	for i := range d.Steps {
+		s := &d.Steps[i]
+		ix.steps[s.Name] = s
+		ix.main = append(ix.main, s.Name)
+	}
+	for i := range d.OnCompensated {
+		s := &d.OnCompensated[i]
+		if _, dup := ix.steps[s.Name]; dup {
+			continue
+		}
+		ix.steps[s.Name] = s
+		ix.onComp = append(ix.onComp, s.Name)
+		ix.isOnComp[s.Name] = true
+	}
+	for _, name := range ix.main {
+		seen := map[string]bool{name: true}
+		var walk func(string)
+		walk = func(n string) {
+			for _, dep := range ix.steps[n].After {
+				if seen[dep] || ix.steps[dep] == nil || ix.isOnComp[dep] {
+					continue
+				}
+				seen[dep] = true
+				ix.ancestors[name] = append(ix.ancestors[name], dep)
+				ix.dependents[dep] = append(ix.dependents[dep], name)
+				walk(dep)
+			}
+		}
+		walk(name)
+	}
+	return ix
+}
+
+func (d *Definition) historyLimit() int {
+	if d.HistoryLimit > 0 {
+		return d.HistoryLimit
+	}
+	return DefaultHistoryLimit
+}
