@@ -1,0 +1,168 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+)
+
+const (
+	// readMaxBytes is the size limit of one fetch during a restore. Large, so a changelog
+	// partition comes back in few round trips; Kafka returns at least one whole batch
+	// regardless of the limit.
+	readMaxBytes = 32 << 20
+	// readMaxWait bounds a fetch that finds no data; restore only fetches below the
+	// watermark, so the broker normally answers at once.
+	readMaxWait = 100 * time.Millisecond
+)
+
+// ReadPartition reads topic/partition from its first offset up to the high watermark
+// captured when it is called, calling fn for each record in offset order, and returns that
+// watermark: the offset to continue consuming from. It is how a changelog (podium.saga-state,
+// <worker>.processed) is restored. Records appended after the call are not read. An empty
+// partition calls fn never and returns its end offset. Offsets missing below the watermark
+// (compaction) are skipped. An error from fn stops the read and is returned wrapped.
+//
+// ReadPartition uses its own Client (a new Transport) and closes its connections before
+// returning; it is safe to call concurrently for different partitions.
+func ReadPartition(ctx context.Context, c Config, topic string, partition int, fn func(kafkago.Message) error) (end int64, err error) {
+	cl := c.Client()
+	defer closeClient(cl)
+
+	b, err := listBounds(ctx, cl, map[string][]int{topic: {partition}})
+	if err != nil {
+		return 0, fmt.Errorf("reading offsets of %s[%d]: %w", topic, partition, err)
+	}
+	start, end := b[topicPartition{topic, partition}].first, b[topicPartition{topic, partition}].last
+
+	offset := start
+	for offset < end {
+		res, err := cl.Fetch(ctx, &kafkago.FetchRequest{
+			Topic:     topic,
+			Partition: partition,
+			Offset:    offset,
+			MinBytes:  1,
+			MaxBytes:  readMaxBytes,
+			MaxWait:   readMaxWait,
+		})
+		if err != nil {
+			return end, fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, err)
+		}
+		if res.Error != nil {
+			if errors.Is(res.Error, kafkago.OffsetOutOfRange) && res.LogStartOffset > offset {
+				// Retention or compaction removed the start while we were reading.
+				offset = res.LogStartOffset
+				continue
+			}
+			return end, fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, res.Error)
+		}
+		progressed := false
+		for {
+			rec, err := res.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return end, fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, offset, err)
+			}
+			if rec.Offset < offset {
+				continue // a batch may start before the offset asked for
+			}
+			if rec.Offset >= end {
+				offset = end
+				break
+			}
+			msg, err := toMessage(topic, partition, res.HighWatermark, rec)
+			if err != nil {
+				return end, fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, rec.Offset, err)
+			}
+			if err := fn(msg); err != nil {
+				return end, fmt.Errorf("handling %s[%d]@%d: %w", topic, partition, rec.Offset, err)
+			}
+			offset = rec.Offset + 1
+			progressed = true
+		}
+		if !progressed {
+			// Nothing left below the watermark: the tail was compacted away (or the fetch
+			// came back empty although the watermark says otherwise). Either way there is
+			// nothing more to restore.
+			break
+		}
+	}
+	return end, nil
+}
+
+// toMessage copies a fetched record into a kafka-go Message that outlives the fetch.
+func toMessage(topic string, partition int, hwm int64, rec *kafkago.Record) (kafkago.Message, error) {
+	key, err := protocol.ReadAll(rec.Key)
+	if err != nil {
+		return kafkago.Message{}, err
+	}
+	value, err := protocol.ReadAll(rec.Value)
+	if err != nil {
+		return kafkago.Message{}, err
+	}
+	var headers []kafkago.Header
+	if len(rec.Headers) > 0 {
+		headers = make([]kafkago.Header, len(rec.Headers))
+		for i, h := range rec.Headers {
+			headers[i] = kafkago.Header{Key: h.Key, Value: append([]byte(nil), h.Value...)}
+		}
+	}
+	return kafkago.Message{
+		Topic:         topic,
+		Partition:     partition,
+		Offset:        rec.Offset,
+		HighWaterMark: hwm,
+		Key:           key,
+		Value:         value,
+		Headers:       headers,
+		Time:          rec.Time,
+	}, nil
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// bounds are a partition's log start offset and high watermark.
+type bounds struct{ first, last int64 }
+
+// listBounds asks for the first offset and the high watermark of every given partition.
+func listBounds(ctx context.Context, cl *kafkago.Client, partitions map[string][]int) (map[topicPartition]bounds, error) {
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for t, ps := range partitions {
+		for _, p := range ps {
+			req.Topics[t] = append(req.Topics[t], kafkago.FirstOffsetOf(p), kafkago.LastOffsetOf(p))
+		}
+	}
+	res, err := cl.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[topicPartition]bounds)
+	var errs []error
+	for t, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				errs = append(errs, fmt.Errorf("%s[%d]: %w", t, p.Partition, p.Error))
+				continue
+			}
+			out[topicPartition{t, p.Partition}] = bounds{first: p.FirstOffset, last: p.LastOffset}
+		}
+	}
+	for t, ps := range partitions {
+		for _, p := range ps {
+			if _, ok := out[topicPartition{t, p}]; !ok && len(errs) == 0 {
+				errs = append(errs, fmt.Errorf("%s[%d]: no offsets in the response", t, p))
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
