@@ -1,0 +1,92 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+)
+
+// ErrPartitionMismatch reports topics whose partition count differs from the configured
+// one. Co-partitioning is what makes ownership work, so Run refuses to start.
+var ErrPartitionMismatch = errors.New("partition count mismatch")
+
+// messageWriter is what a processor needs from a Kafka writer.
+type messageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
+}
+
+// Run joins the orchestrator group and processes every partition this instance is assigned
+// until ctx ends. It returns nil after a clean shutdown (batch finished, writer flushed,
+// group left), or the error that stopped it.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := CheckPartitions(ctx, cfg); err != nil {
+		return err
+	}
+	// One Producer for every partition processor: it writes each call synchronously, with no
+	// background retry that could land a batch after its generation ended, and merges the
+	// batches that processors write at the same time into one request.
+	w := pkafka.NewProducer(cfg.Kafka)
+	defer func() {
+		if err := w.Close(); err != nil {
+			cfg.Logger.Error().Err(err).Msg("closing producer")
+		}
+	}()
+	cfg.Logger.Info().Int("partitions", cfg.Partitions).Str("group_id", cfg.GroupID).
+		Strs("topics", cfg.inputTopics()).Msg("joining orchestrator group")
+	err := pkafka.RunGroup(ctx, pkafka.GroupConfig{
+		GroupID:        cfg.GroupID,
+		Topics:         cfg.inputTopics(),
+		Config:         cfg.Kafka,
+		SessionTimeout: cfg.SessionTimeout,
+		Logger:         cfg.Logger,
+	}, func(ctx context.Context, a pkafka.Assignment) {
+		cfg.Metrics.OwnedPartitions.Inc()
+		defer cfg.Metrics.OwnedPartitions.Dec()
+		p := newProcessor(cfg, w, a)
+		if err := p.run(ctx); err != nil && ctx.Err() == nil {
+			// Returning ends this generation: the group rejoins and the partition is
+			// restored afresh, which is the recovery for every processor failure.
+			p.log.Error().Err(err).Msg("partition processor stopped; rejoining the group")
+		}
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// CheckPartitions verifies that every input topic and podium.saga-state has exactly
+// cfg.Partitions partitions, listing every mismatch.
+func CheckPartitions(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	topics := append(cfg.inputTopics(), events.TopicSagaState)
+	counts, err := pkafka.PartitionCounts(ctx, cfg.Kafka, topics)
+	if err != nil {
+		return fmt.Errorf("reading partition counts: %w", err)
+	}
+	var problems []string
+	for _, t := range topics {
+		n, ok := counts[t]
+		switch {
+		case !ok || n == 0:
+			problems = append(problems, fmt.Sprintf("topic %s does not exist (run `podium topics create`)", t))
+		case n != cfg.Partitions:
+			problems = append(problems, fmt.Sprintf("topic %s has %d partitions, want %d", t, n, cfg.Partitions))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("%w: %v", ErrPartitionMismatch, problems)
+	}
+	return nil
+}

@@ -1,0 +1,722 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/saga"
+)
+
+// HeaderForwardedFrom is set on a record forwarded to its home partition: the
+// topic/partition@offset it first arrived on.
+const HeaderForwardedFrom = "podium.forwarded-from"
+
+// HeaderGeneration is set on every snapshot: the consumer-group generation of the writer.
+// A processor tailing its changelog skips its own snapshots by it without decoding them.
+const HeaderGeneration = "podium.generation"
+
+// eventNamespace derives lifecycle event IDs, so that an event re-published after a crash
+// carries the same ID and consumers can drop the duplicate.
+var eventNamespace = uuid.MustParse("6f1c3d1e-8a4b-4f53-9a43-2f6f0b1d7c55")
+
+// processor owns one partition index of every input topic for one generation. It is the
+// only writer of the sagas homed on that partition. Not safe for concurrent use: run is
+// its only goroutine (plus the readers feeding it).
+type processor struct {
+	cfg       Config
+	w         messageWriter
+	a         pkafka.Assignment
+	partition int
+	log       zerolog.Logger
+
+	sagas   map[string]*saga.State
+	timers  *timerQueue
+	offsets map[string]int64 // next offset to commit, by topic
+	fence   *fence
+
+	// per-attempt timeouts by step, to turn deadlines back into dispatch times
+	timeouts, undoTimeouts map[string]time.Duration
+}
+
+func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
+	timeouts, undoTimeouts := map[string]time.Duration{}, map[string]time.Duration{}
+	for _, st := range append(append([]saga.Step(nil), cfg.Definition.Steps...), cfg.Definition.OnCompensated...) {
+		timeouts[st.Name] = st.Do.Timeout
+		if st.Undo != nil {
+			undoTimeouts[st.Name] = st.Undo.Timeout
+		}
+	}
+	return &processor{
+		timeouts:     timeouts,
+		undoTimeouts: undoTimeouts,
+		cfg:          cfg,
+		w:            w,
+		a:            a,
+		partition:    a.Partition,
+		log:          cfg.Logger.With().Int("partition", a.Partition).Logger(),
+		sagas:        make(map[string]*saga.State),
+		timers:       newTimerQueue(),
+		offsets:      make(map[string]int64),
+	}
+}
+
+// run restores the partition, re-sends in-flight commands and then processes batches until
+// ctx ends (nil) or a write fails (the error: the caller ends the generation).
+func (p *processor) run(ctx context.Context) error {
+	// A stall of half the session timeout may already have cost the partition.
+	p.fence = newFence(ctx, p.cfg.SessionTimeout/2)
+	start := time.Now()
+	end, rewrite, err := p.restore(ctx)
+	if err != nil {
+		return fmt.Errorf("restoring partition %d: %w", p.partition, err)
+	}
+	p.cfg.Metrics.RestoreSeconds.Observe(time.Since(start).Seconds())
+	p.cfg.Metrics.Sagas.Add(float64(len(p.sagas)))
+	defer func() { p.cfg.Metrics.Sagas.Sub(float64(len(p.sagas))) }()
+	if err := p.rewrite(ctx, rewrite); err != nil {
+		return fmt.Errorf("re-writing the newest snapshots of partition %d: %w", p.partition, err)
+	}
+	if err := p.resendInFlight(ctx); err != nil {
+		return fmt.Errorf("re-sending in-flight commands of partition %d: %w", p.partition, err)
+	}
+	p.log.Info().Int("sagas", len(p.sagas)).Dur("restore", time.Since(start)).Msg("partition restored")
+
+	in := make(chan kafkago.Message, p.cfg.BatchSize)
+	readCtx, stopReading := context.WithCancel(ctx)
+	var readers sync.WaitGroup
+	readErrs := make(chan error, len(p.a.Offsets)+1)
+	// The changelog is read on from where restore ended: a snapshot this processor did not
+	// write (a late write of an ended generation) must not stay the saga's last record,
+	// or compaction would keep it instead of the owner's (see audit).
+	feeds := maps.Clone(p.a.Offsets)
+	feeds[events.TopicSagaState] = end
+	for topic, offset := range feeds {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if err := p.read(readCtx, topic, offset, in); err != nil && readCtx.Err() == nil {
+				readErrs <- fmt.Errorf("reading %s[%d]: %w", topic, p.partition, err)
+			}
+		}()
+	}
+	// Shutdown order: stop fetching, then (the loop has returned) nothing is written after.
+	defer func() {
+		stopReading()
+		readers.Wait()
+	}()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	batch := make([]kafkago.Message, 0, p.cfg.BatchSize)
+	for {
+		timer.Stop()
+		var timerC <-chan time.Time
+		if due, ok := p.timers.next(); ok {
+			timer.Reset(max(due.Sub(p.cfg.Now()), 0))
+			timerC = timer.C
+		}
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-readErrs:
+			return err
+		case m := <-in:
+			batch = append(batch, m)
+		case <-timerC:
+		}
+	drain:
+		for len(batch) < p.cfg.BatchSize {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		if err := p.process(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil // the generation ended mid-batch: nothing committed, redelivered
+			}
+			return err
+		}
+	}
+}
+
+// read feeds one topic's partition into in, from offset, until ctx ends.
+func (p *processor) read(ctx context.Context, topic string, offset int64, in chan<- kafkago.Message) error {
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers:   p.cfg.Kafka.Brokers,
+		Topic:     topic,
+		Partition: p.partition,
+		Dialer:    p.cfg.Kafka.Dialer(),
+		MinBytes:  1,
+		MaxBytes:  8 << 20,
+		MaxWait:   250 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		return fmt.Errorf("seeking to %d: %w", offset, err)
+	}
+	lag := p.cfg.Metrics.Lag.WithLabelValues(topic, strconv.Itoa(p.partition))
+	defer p.cfg.Metrics.Lag.DeleteLabelValues(topic, strconv.Itoa(p.partition))
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		lag.Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
+		select {
+		case in <- m:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// restore rebuilds the partition's sagas from podium.saga-state, keeping for each saga the
+// highest version (on a tie, the snapshot of the later generation), and schedules their
+// timers. It returns the changelog's end offset, where it stopped reading, and the sagas
+// whose last record is not the snapshot kept: a late write of an ended generation landed
+// after the owner's, and compaction would keep it, so the kept snapshot must be written
+// again.
+func (p *processor) restore(ctx context.Context) (int64, []string, error) {
+	lastIsKept := map[string]bool{}
+	end, err := pkafka.ReadPartition(ctx, p.cfg.Kafka, events.TopicSagaState, p.partition, func(m kafkago.Message) error {
+		id := string(m.Key)
+		if m.Value == nil { // tombstone
+			delete(p.sagas, id)
+			delete(lastIsKept, id)
+			return nil
+		}
+		var s saga.State
+		if err := json.Unmarshal(m.Value, &s); err != nil {
+			p.log.Error().Err(err).Str("order_id", id).Int64("offset", m.Offset).Msg("skipping unreadable saga snapshot")
+			return nil
+		}
+		if cur, ok := p.sagas[id]; ok && newer(cur, &s) {
+			p.cfg.Metrics.StaleSnapshots.Inc()
+			p.log.Warn().Str("order_id", id).Uint64("kept_version", cur.Version).Int32("kept_generation", cur.Generation).
+				Uint64("stale_version", s.Version).Int32("stale_generation", s.Generation).
+				Msg("ignoring stale snapshot from an older writer")
+			lastIsKept[id] = false
+			return nil
+		}
+		p.sagas[id] = &s
+		lastIsKept[id] = true
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	// Nobody else should write this partition's changelog now: if its end moved while we
+	// restored, another writer is alive (a zombie owner). Its snapshots carry versions, and
+	// the next restore keeps the highest, but say so loudly.
+	if now, err := p.changelogEnd(ctx); err == nil && now > end {
+		p.cfg.Metrics.RestoreMoved.Inc()
+		p.log.Error().Int64("end_at_start", end).Int64("end_now", now).
+			Msg("the saga changelog grew during restore: another writer is alive for this partition")
+	}
+	var rewrite []string
+	for id, kept := range lastIsKept {
+		if !kept {
+			rewrite = append(rewrite, id)
+		}
+	}
+	sort.Strings(rewrite)
+	for id, s := range p.sagas {
+		due, ok := s.NextTimer()
+		p.timers.schedule(id, due, ok)
+	}
+	return end, rewrite, nil
+}
+
+// newer reports whether snapshot a wins over b: the higher version, and on a tie the later
+// generation (the owner that took over re-derived that version from the same inputs).
+func newer(a, b *saga.State) bool {
+	return a.Version > b.Version || (a.Version == b.Version && a.Generation > b.Generation)
+}
+
+// rewrite writes the current snapshot of the sagas ids again, as this generation's.
+func (p *processor) rewrite(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	p.log.Warn().Int("sagas", len(ids)).Msg("a stale snapshot is the last record of some sagas; writing the newest again")
+	if err := p.writable(ctx); err != nil {
+		return err
+	}
+	snaps, err := p.snapshots(ids)
+	if err != nil {
+		return err
+	}
+	return p.w.WriteMessages(ctx, snaps...)
+}
+
+// snapshots encodes the current state of the sagas ids as this generation's snapshots.
+func (p *processor) snapshots(ids []string) ([]kafkago.Message, error) {
+	gen := []byte(strconv.FormatInt(int64(p.a.Generation.ID), 10))
+	snaps := make([]kafkago.Message, 0, len(ids))
+	for _, id := range ids {
+		s := p.sagas[id]
+		if s == nil {
+			continue
+		}
+		s.Generation = p.a.Generation.ID
+		value, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("encoding snapshot of %s: %w", id, err)
+		}
+		snaps = append(snaps, kafkago.Message{
+			Topic:   events.TopicSagaState,
+			Key:     []byte(id),
+			Value:   value,
+			Headers: []kafkago.Header{{Key: HeaderGeneration, Value: gen}},
+		})
+	}
+	return snaps, nil
+}
+
+// audit looks at one record of the partition's changelog written after restore. The
+// processor's own snapshots are skipped; any other record for a saga it owns is a late
+// write of an ended generation (a zombie, a write held by the network, a retry), and the
+// saga's snapshot is written again so that the owner's state stays its last record.
+func (p *processor) audit(m kafkago.Message, out *batchOutput) {
+	id := string(m.Key)
+	s := p.sagas[id]
+	if s == nil {
+		return
+	}
+	mine := strconv.FormatInt(int64(p.a.Generation.ID), 10)
+	for _, h := range m.Headers {
+		if h.Key == HeaderGeneration && string(h.Value) == mine {
+			return
+		}
+	}
+	if m.Value != nil {
+		var w struct {
+			Generation int32 `json:"generation"`
+		}
+		if err := json.Unmarshal(m.Value, &w); err == nil && w.Generation == p.a.Generation.ID {
+			return
+		}
+	}
+	p.cfg.Metrics.StaleSnapshots.Inc()
+	p.log.Warn().Str("order_id", id).Int64("offset", m.Offset).Uint64("version", s.Version).
+		Msg("a snapshot from another writer landed after this owner's; writing the owner's again")
+	out.touch(id)
+}
+
+// changelogEnd is the current end offset of this partition's changelog.
+func (p *processor) changelogEnd(ctx context.Context) (int64, error) {
+	cl := p.cfg.Kafka.Client()
+	if t, ok := cl.Transport.(*kafkago.Transport); ok {
+		defer t.CloseIdleConnections()
+	}
+	resp, err := cl.ListOffsets(ctx, &kafkago.ListOffsetsRequest{
+		Topics: map[string][]kafkago.OffsetRequest{events.TopicSagaState: {kafkago.LastOffsetOf(p.partition)}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, po := range resp.Topics[events.TopicSagaState] {
+		if po.Partition == p.partition {
+			if po.Error != nil {
+				return 0, po.Error
+			}
+			return po.LastOffset, nil
+		}
+	}
+	return 0, fmt.Errorf("no offsets for %s[%d]", events.TopicSagaState, p.partition)
+}
+
+// resendInFlight re-sends every command a restored saga is waiting on: the previous owner
+// may have died before sending it. Workers dedupe by idempotency key.
+func (p *processor) resendInFlight(ctx context.Context) error {
+	var msgs []kafkago.Message
+	now := p.cfg.Now()
+	for _, s := range p.sagas {
+		for _, c := range p.cfg.Definition.InFlight(s) {
+			m, err := p.commandMessage(s, c, "", now)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	p.cfg.Metrics.Resent.Add(float64(len(msgs)))
+	p.log.Info().Int("commands", len(msgs)).Msg("re-sending in-flight commands")
+	if err := p.writable(ctx); err != nil {
+		return err
+	}
+	return p.w.WriteMessages(ctx, msgs...)
+}
+
+// batchOutput collects what one batch writes.
+type batchOutput struct {
+	messages []kafkago.Message // commands, lifecycle events, dead letters, forwards
+	dirty    map[string]bool
+	order    []string // dirty sagas in first-touched order
+}
+
+func (b *batchOutput) touch(id string) {
+	if !b.dirty[id] {
+		b.dirty[id] = true
+		b.order = append(b.order, id)
+	}
+}
+
+// process applies one batch and writes its effects: first the commands, events, dead
+// letters and forwards, then the snapshots, then the offsets. Everything it writes is
+// derived deterministically from the inputs and the restored state (command and event IDs
+// included), so a crash at any point only repeats work that consumers already dedupe.
+func (p *processor) process(ctx context.Context, batch []kafkago.Message) error {
+	start := time.Now()
+	now := p.cfg.Now()
+	out := &batchOutput{dirty: make(map[string]bool)}
+	inputs := 0
+	for _, m := range batch {
+		if m.Topic == events.TopicSagaState {
+			p.audit(m, out)
+			continue
+		}
+		inputs++
+		p.cfg.Metrics.Records.WithLabelValues(m.Topic).Inc()
+		p.handle(m, now, out)
+		p.offsets[m.Topic] = m.Offset + 1
+	}
+	for _, id := range p.timers.popDue(now) {
+		s := p.sagas[id]
+		if s == nil {
+			continue
+		}
+		p.apply(id, s, saga.TimerInput(), "", now, out)
+	}
+	if len(out.messages) == 0 && len(out.order) == 0 && inputs == 0 {
+		return nil
+	}
+	// A processor writes only while its generation lives: after a rebalance another
+	// instance owns these sagas.
+	if err := p.writable(ctx); err != nil {
+		return err
+	}
+	if len(out.messages) > 0 {
+		if err := p.w.WriteMessages(ctx, out.messages...); err != nil {
+			return fmt.Errorf("writing commands and events: %w", err)
+		}
+	}
+	if len(out.order) > 0 {
+		snaps, err := p.snapshots(out.order)
+		if err != nil {
+			return err
+		}
+		if err := p.writable(ctx); err != nil {
+			return err
+		}
+		if err := p.w.WriteMessages(ctx, snaps...); err != nil {
+			return fmt.Errorf("writing snapshots: %w", err)
+		}
+	}
+	if inputs > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.a.Commit(p.offsets); err != nil {
+			return fmt.Errorf("committing offsets: %w", err)
+		}
+	}
+	p.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// writable reports why the processor must not write: its generation ended, or the process
+// stalled long enough that the partition may have moved (ErrFenced).
+func (p *processor) writable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.fence.check(time.Now()); err != nil {
+		p.cfg.Metrics.Fenced.Inc()
+		return err
+	}
+	return nil
+}
+
+// handle decodes one input record and applies it.
+func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
+	env, err := events.Decode(toRecord(m))
+	if err != nil {
+		p.deadLetter(m, err, out)
+		return
+	}
+	orderID := env.Subject
+	if home := pkafka.HomePartition([]byte(orderID), p.cfg.Partitions); home != p.partition {
+		p.forward(m, orderID, out)
+		return
+	}
+	log := p.log.With().Str("order_id", orderID).Str("type", env.Type).Str("traceparent", env.TraceParent).Logger()
+	s := p.sagas[orderID]
+	var in saga.Input
+	switch m.Topic {
+	case events.TopicOrdersPlaced:
+		if env.Type != events.TypeOrderPlaced {
+			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s", env.Type, m.Topic), out)
+			return
+		}
+		trace := env.TraceParent
+		if trace == "" {
+			trace = newTraceParent()
+		}
+		in = saga.StartInput(orderID, env.Data, seedOf(orderID), trace)
+	case events.TopicOrdersControl:
+		var req events.ControlRequest
+		_ = env.DecodeData(&req) // validated by Decode
+		switch env.Type {
+		case events.TypeOrderCancel:
+			in = saga.CancelInput(req.Reason)
+		case events.TypeOrderRetry:
+			in = saga.RetryInput(req.Reason)
+		default:
+			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s", env.Type, m.Topic), out)
+			return
+		}
+	default:
+		if env.CorrelationID == "" || env.Outcome == "" {
+			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s: not a reply", env.Type, m.Topic), out)
+			return
+		}
+		var r events.Reply
+		_ = env.DecodeData(&r) // validated by Decode
+		in = saga.ReplyInput(env.CorrelationID, env.Step, env.Outcome, r.Reason, r.Result)
+	}
+	if s == nil && m.Topic != events.TopicOrdersPlaced {
+		reason := "unknown_saga"
+		p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
+		log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Msg("ignoring record for an unknown order")
+		return
+	}
+	p.apply(orderID, s, in, env.ID, now, out)
+}
+
+// apply runs one saga transition and queues its outputs.
+func (p *processor) apply(id string, s *saga.State, in saga.Input, causation string, now time.Time, out *batchOutput) {
+	next, outputs, err := p.cfg.Definition.Apply(s, in, now)
+	if err != nil {
+		reason := "apply_error"
+		if errors.Is(err, saga.ErrUnknownSaga) {
+			reason = "unknown_saga"
+		}
+		p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
+		p.log.Warn().Err(err).Str("order_id", id).Msg("input not applied")
+		return
+	}
+	if s == nil {
+		p.cfg.Metrics.Sagas.Inc()
+	}
+	if !outputs.Changed && s != nil {
+		return
+	}
+	p.sagas[id] = next
+	out.touch(id)
+	p.observe(s, next, in, now)
+	due, ok := next.NextTimer()
+	p.timers.schedule(id, due, ok)
+	for _, c := range outputs.Commands {
+		m, err := p.commandMessage(next, c, causation, now)
+		if err != nil {
+			p.log.Error().Err(err).Str("order_id", id).Str("step", c.Step).Msg("encoding command")
+			continue
+		}
+		kind := "do"
+		if c.Compensation {
+			kind = "undo"
+		}
+		p.cfg.Metrics.Commands.WithLabelValues(c.Worker, kind).Inc()
+		p.log.Debug().Str("order_id", id).Str("traceparent", next.TraceParent).Str("step", c.Step).
+			Str("command_id", c.ID).Int("attempt", c.Attempt).Str("kind", kind).Msg("command")
+		out.messages = append(out.messages, m)
+	}
+	for _, e := range outputs.Events {
+		typ, ok := order.LifecycleType(e)
+		if !ok {
+			if e.Kind == saga.EventRejected {
+				p.log.Info().Str("order_id", id).Str("reason", e.Reason).Msg("operator request rejected")
+			}
+			continue
+		}
+		m, err := p.lifecycleMessage(next, typ, e, now)
+		if err != nil {
+			p.log.Error().Err(err).Str("order_id", id).Msg("encoding lifecycle event")
+			continue
+		}
+		p.cfg.Metrics.Lifecycle.WithLabelValues(typ).Inc()
+		p.log.Debug().Str("order_id", id).Str("traceparent", next.TraceParent).Str("type", typ).
+			Str("reason", e.Reason).Str("step", e.Step).Msg("lifecycle event")
+		out.messages = append(out.messages, m)
+	}
+}
+
+// observe feeds the metrics from one transition: the history entries it appended, and the
+// dispatch-to-reply latency of a step a reply settled.
+func (p *processor) observe(prev, next *saga.State, in saga.Input, now time.Time) {
+	m := p.cfg.Metrics
+	added := len(next.History) + next.HistoryDropped
+	if prev != nil {
+		added -= len(prev.History) + prev.HistoryDropped
+	}
+	for _, h := range next.History[max(len(next.History)-added, 0):] {
+		switch h.Kind {
+		case saga.HistoryTimeout:
+			m.Timeouts.Inc()
+		case saga.HistoryRetryScheduled:
+			m.Retries.Inc()
+		case saga.HistoryCompensationSent:
+			m.Compensations.Inc()
+		case saga.HistoryIgnored:
+			reason, _, _ := strings.Cut(h.Detail, ":")
+			m.Ignored.WithLabelValues(reason).Inc()
+		}
+	}
+	if prev == nil || in.Kind != saga.InputReply {
+		return
+	}
+	before, after := prev.Steps[in.Step], next.Steps[in.Step]
+	if before == nil || after == nil || before.Status == after.Status {
+		return
+	}
+	phase, timeout := before.Do, p.timeouts[in.Step]
+	if before.Status == saga.StepCompensating {
+		phase, timeout = before.Undo, p.undoTimeouts[in.Step]
+	}
+	if phase.Deadline.IsZero() || timeout == 0 {
+		return
+	}
+	m.StepLatency.WithLabelValues(in.Step, string(in.Outcome)).Observe(now.Sub(phase.Deadline.Add(-timeout)).Seconds())
+}
+
+// commandMessage encodes a saga command for its worker's topic.
+func (p *processor) commandMessage(s *saga.State, c saga.Command, causation string, now time.Time) (kafkago.Message, error) {
+	env := events.Envelope{
+		ID:              c.ID,
+		Source:          "podium/orchestrator",
+		Type:            c.Type,
+		Subject:         c.SagaID,
+		Time:            now.UTC(),
+		DataContentType: "application/json",
+		SagaID:          c.SagaID,
+		Step:            c.Step,
+		Attempt:         c.Attempt,
+		IdempotencyKey:  c.IdempotencyKey,
+		CausationID:     causation,
+		TraceParent:     s.TraceParent,
+		Data:            c.Payload,
+	}
+	value, headers, err := events.Encode(env)
+	if err != nil {
+		return kafkago.Message{}, fmt.Errorf("encoding command %s: %w", c.ID, err)
+	}
+	return kafkago.Message{Topic: events.CommandsTopic(c.Worker), Key: []byte(c.SagaID), Value: value, Headers: toKafkaHeaders(headers)}, nil
+}
+
+// lifecycleMessage encodes a public lifecycle event for orders.events.
+func (p *processor) lifecycleMessage(s *saga.State, typ string, e saga.Event, now time.Time) (kafkago.Message, error) {
+	data, err := json.Marshal(events.OrderLifecycle{
+		OrderID: s.SagaID,
+		Status:  string(order.StatusOf(s)),
+		Reason:  e.Reason,
+		Step:    e.Step,
+	})
+	if err != nil {
+		return kafkago.Message{}, err
+	}
+	env := events.Envelope{
+		ID:              uuid.NewSHA1(eventNamespace, []byte(s.SagaID+"/"+typ+"/"+strconv.FormatUint(s.Version, 10))).String(),
+		Source:          "podium/orchestrator",
+		Type:            typ,
+		Subject:         s.SagaID,
+		Time:            now.UTC(),
+		DataContentType: "application/json",
+		SagaID:          s.SagaID,
+		TraceParent:     s.TraceParent,
+		Data:            data,
+	}
+	value, headers, err := events.Encode(env)
+	if err != nil {
+		return kafkago.Message{}, err
+	}
+	return kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte(s.SagaID), Value: value, Headers: toKafkaHeaders(headers)}, nil
+}
+
+// deadLetter queues the original record for orders.dlq with the reason it was refused.
+func (p *processor) deadLetter(m kafkago.Message, reason error, out *batchOutput) {
+	label := "unexpected_type"
+	var de *events.DecodeError
+	if errors.As(reason, &de) {
+		label = de.Rule
+	}
+	p.cfg.Metrics.DeadLetters.WithLabelValues(label).Inc()
+	p.log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Str("reason", reason.Error()).Msg("dead letter")
+	out.messages = append(out.messages, pkafka.DeadLetter(events.TopicOrdersDLQ, m, reason.Error()))
+}
+
+// forward re-publishes a record on its order's home partition (same topic).
+func (p *processor) forward(m kafkago.Message, orderID string, out *batchOutput) {
+	p.cfg.Metrics.Forwarded.Inc()
+	headers := append(append([]kafkago.Header(nil), m.Headers...), kafkago.Header{
+		Key:   HeaderForwardedFrom,
+		Value: []byte(fmt.Sprintf("%s/%d@%d", m.Topic, m.Partition, m.Offset)),
+	})
+	out.messages = append(out.messages, kafkago.Message{Topic: m.Topic, Key: []byte(orderID), Value: m.Value, Headers: headers})
+}
+
+func toRecord(m kafkago.Message) events.Record {
+	r := events.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value}
+	if len(m.Headers) > 0 {
+		r.Headers = make([]events.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			r.Headers[i] = events.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return r
+}
+
+func toKafkaHeaders(hs []events.Header) []kafkago.Header {
+	out := make([]kafkago.Header, len(hs))
+	for i, h := range hs {
+		out[i] = kafkago.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+// seedOf derives a saga's jitter seed from its ID, so a re-applied start is identical.
+func seedOf(id string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return h.Sum64()
+}
+
+// newTraceParent starts a W3C trace for an order placed without one.
+func newTraceParent() string {
+	t := uuid.New()
+	s := uuid.New()
+	return fmt.Sprintf("00-%x-%x-01", t[:], s[:8])
+}
