@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/internal/client"
+	"github.com/podiumhq/podium/internal/devstack"
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/internal/sample"
+	"github.com/podiumhq/podium/workers"
+)
+
+// devOptions configure `podium dev`.
+type devOptions struct {
+	BrokerAddr  string
+	APIAddr     string
+	MetricsAddr string
+	DataDir     string
+	Partitions  int
+	Orders      int
+	Seed        uint64
+	Exit        bool
+	Timeout     time.Duration
+	LogLevel    string
+}
+
+func newDevCmd() *cobra.Command {
+	var o devOptions
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything locally: embedded broker, orchestrator, five workers, API and dashboard, and a sample of orders",
+		Long: "podium dev starts the embedded Kafka-protocol broker, the orchestrator, the five\n" +
+			"reference workers and the API with its dashboard as separate processes, places a sample mix of orders covering every\n" +
+			"outcome, shows their progress and prints a summary. It runs until Ctrl-C, or with\n" +
+			"--exit until every order is terminal (exit 1 if --timeout passes first or an outcome\n" +
+			"differs from what the order must produce).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	stringFlag(fs, &o.BrokerAddr, "broker-addr", "127.0.0.1:9092", "address of the embedded broker")
+	stringFlag(fs, &o.APIAddr, "api-addr", "127.0.0.1:8080", "address of the API and dashboard (empty: no API)")
+	stringFlag(fs, &o.MetricsAddr, "orchestrator-metrics-addr", "127.0.0.1:9464", "address of the orchestrator's /metrics (empty: off)")
+	stringFlag(fs, &o.DataDir, "data-dir", "", "persist the broker's data here (empty: in memory)")
+	intFlag(fs, &o.Partitions, "partitions", events.DefaultPartitions, "partitions per topic")
+	intFlag(fs, &o.Orders, "orders", 50, "sample orders to place")
+	fs.Uint64Var(&o.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the sample orders")
+	boolFlag(fs, &o.Exit, "exit", false, "exit once every order is terminal")
+	durationFlag(fs, &o.Timeout, "timeout", 3*time.Minute, "with --exit: give up after this long")
+	stringFlag(fs, &o.LogLevel, "log-level", "info", "log level of the child processes")
+	return cmd
+}
+
+func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
+	work, err := os.MkdirTemp("", "podium-dev-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	sup := &devstack.Supervisor{Output: stderr}
+	defer func() {
+		fmt.Fprintln(stdout, "stopping processes…")
+		sup.StopAll(10 * time.Second)
+	}()
+
+	brokerArgs := []string{"broker", "--addr", o.BrokerAddr, "--partitions", strconv.Itoa(o.Partitions),
+		"--log-format", "console", "--log-level", o.LogLevel}
+	if o.DataDir != "" {
+		brokerArgs = append(brokerArgs, "--data-dir", o.DataDir)
+	}
+	broker, err := sup.Start("broker", brokerArgs...)
+	if err != nil {
+		return err
+	}
+	kcfg := pkafka.Config{Brokers: []string{o.BrokerAddr}, ClientID: "podium-dev"}
+	if err := waitForTopics(ctx, kcfg, broker, o.Partitions); err != nil {
+		return err
+	}
+	common := []string{"--kafka-brokers", o.BrokerAddr, "--partitions", strconv.Itoa(o.Partitions),
+		"--log-format", "console", "--log-level", o.LogLevel}
+	orchArgs := append([]string{"orchestrator"}, common...)
+	if o.MetricsAddr != "" {
+		orchArgs = append(orchArgs, "--metrics-addr", o.MetricsAddr)
+	}
+	if _, err := sup.Start("orchestrator", orchArgs...); err != nil {
+		return err
+	}
+	for _, w := range events.Workers {
+		args := append([]string{"worker", w, "--effects-file", filepath.Join(work, w+".effects.jsonl")}, common...)
+		if _, err := sup.Start(w, args...); err != nil {
+			return err
+		}
+	}
+
+	if o.APIAddr != "" {
+		if _, err := sup.Start("api", append([]string{"api", "--addr", o.APIAddr}, common...)...); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := devstack.WaitTCP(wctx, o.APIAddr)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("the API did not start: %w", err)
+		}
+		fmt.Fprintf(stdout, "dashboard: http://%s/\n", o.APIAddr)
+	}
+
+	// Place the sample once every process has joined its group, so that the latencies in
+	// the summary are the system's and not the time it took to start.
+	groups := []string{"podium-orchestrator"}
+	for _, w := range events.Workers {
+		groups = append(groups, workers.GroupIDFor(w))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err = client.WaitForGroups(wctx, kcfg, groups)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	// Follow lifecycle events from the current end, then place the sample.
+	tracking, err := client.Track(ctx, kcfg)
+	if err != nil {
+		return err
+	}
+	defer tracking.Close()
+	g := sample.NewGenerator("dev-"+time.Now().UTC().Format("150405"), o.Seed)
+	orders := make([]sample.Order, o.Orders)
+	for i := range orders {
+		orders[i] = g.Next()
+	}
+	w := pkafka.NewWriter(kcfg)
+	defer w.Close()
+	fmt.Fprintf(stdout, "placing %d sample orders (seed %d)…\n", len(orders), o.Seed)
+	if err := tracking.Place(ctx, w, orders, nil); err != nil {
+		return err
+	}
+	summary, err := waitTerminal(ctx, tracking.Tracker, o.Timeout, stdout, broker.Done())
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprint(stdout, "\n"+summary.String())
+		return nil
+	}
+	if err != nil && !errors.Is(err, errNotTerminal) {
+		return err
+	}
+	fmt.Fprint(stdout, "\n== podium dev: summary ==\n"+summary.String())
+	if o.Exit {
+		return exitForSummary(summary, o.Timeout)
+	}
+	if o.APIAddr != "" {
+		fmt.Fprintf(stdout, "\ndashboard: http://%s/   (orders: curl http://%s/orders?status=cancelled)", o.APIAddr, o.APIAddr)
+	}
+	if o.MetricsAddr != "" {
+		fmt.Fprintf(stdout, "\norchestrator metrics: http://%s/metrics", o.MetricsAddr)
+	}
+	fmt.Fprintf(stdout, "\nbroker at %s; place more orders with:\n  podium order place --kafka-brokers %s --count 100 --mix --wait\n"+
+		"follow them with:\n  podium order watch --kafka-brokers %s\nPress Ctrl-C to stop.\n", o.BrokerAddr, o.BrokerAddr, o.BrokerAddr)
+	select {
+	case <-ctx.Done():
+	case <-broker.Done():
+		return fmt.Errorf("the broker exited: %w", broker.Err())
+	}
+	return nil
+}
+
+// waitTerminal prints progress every second until every tracked order is terminal, the
+// timeout passes (errNotTerminal), ctx ends or stop is closed.
+func waitTerminal(ctx context.Context, tr *sample.Tracker, timeout time.Duration, out io.Writer, stop <-chan struct{}) (sample.Summary, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for tr.Pending() > 0 {
+		select {
+		case <-ctx.Done():
+			return tr.Summary(), ctx.Err()
+		case <-stop:
+			return tr.Summary(), errors.New("a process the orders depend on exited")
+		case <-deadline.C:
+			return tr.Summary(), errNotTerminal
+		case <-tick.C:
+			s := tr.Summary()
+			fmt.Fprintf(out, "progress: %d/%d terminal (completed %d, cancelled %d, failed %d)\n",
+				s.Placed-len(s.Pending), s.Placed, s.ByStatus["completed"], s.ByStatus["cancelled"], s.ByStatus["failed"])
+		}
+	}
+	return tr.Summary(), nil
+}
+
+// exitForSummary turns a summary into the exit status of --exit / --wait: 1 with the
+// orders that are not terminal, or that ended differently from what they must.
+func exitForSummary(s sample.Summary, timeout time.Duration) error {
+	if len(s.Pending) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%v after %s: %d not terminal: %s", errNotTerminal, timeout,
+			len(s.Pending), strings.Join(s.Pending[:min(len(s.Pending), 50)], " "))}
+	}
+	if len(s.Mismatches) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d orders ended differently from what they must", len(s.Mismatches))}
+	}
+	return nil
+}
+
+// waitForTopics waits until the broker answers and has every podium topic.
+func waitForTopics(ctx context.Context, cfg pkafka.Config, broker *devstack.Proc, partitions int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	want := pkafka.PodiumTopics(partitions)
+	names := make([]string, len(want))
+	for i, t := range want {
+		names[i] = t.Name
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		counts, err := pkafka.PartitionCounts(ctx, cfg, names)
+		if err == nil {
+			missing := 0
+			for _, n := range names {
+				if counts[n] == 0 {
+					missing++
+				}
+			}
+			if missing == 0 {
+				return nil
+			}
+			err = fmt.Errorf("%d topics missing", missing)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return errors.Join(errors.New("the embedded broker did not become ready"), last)
+		case <-broker.Done():
+			return fmt.Errorf("the embedded broker exited: %w", broker.Err())
+		case <-tick.C:
+		}
+	}
+}

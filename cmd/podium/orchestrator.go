@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/orchestrator"
+	"github.com/podiumhq/podium/orchestrator/order"
+)
+
+func newOrchestratorCmd() *cobra.Command {
+	var (
+		kafka       kafkaOptions
+		logs        logOptions
+		partitions  int
+		groupID     string
+		batchSize   int
+		session     time.Duration
+		metricsAddr string
+		sagaOpts    order.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "orchestrator",
+		Short: "Run an orchestrator instance (one member of the orchestrator group)",
+		Long: "Run an orchestrator instance. Instances share the work by partition: start as many\n" +
+			"as you like (up to the partition count); each owns its partitions' orders.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger("orchestrator")
+			if err != nil {
+				return err
+			}
+			kcfg, err := kafka.config("podium-orchestrator")
+			if err != nil {
+				return err
+			}
+			metrics, stopMetrics, err := serveMetrics(cmd.Context(), metricsAddr, log)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
+			cfg := orchestrator.Config{
+				Kafka:          kcfg,
+				Definition:     order.NewDefinition(sagaOpts),
+				GroupID:        groupID,
+				Partitions:     partitions,
+				BatchSize:      batchSize,
+				SessionTimeout: session,
+				Logger:         log,
+				Metrics:        orchestrator.NewMetrics(metrics),
+			}
+			kafka.logFields(log.Info()).Int("partitions", partitions).Str("group_id", groupID).
+				Int("batch_size", batchSize).Dur("session_timeout", session).Str("metrics_addr", metricsAddr).
+				Dur("step_timeout", sagaOpts.Timeout).Int("max_attempts", sagaOpts.Retry.MaxAttempts).
+				Dur("compensation_timeout", sagaOpts.CompensationTimeout).Int("compensation_max_attempts", sagaOpts.CompensationRetry.MaxAttempts).
+				Msg("configuration")
+			if err := orchestrator.Run(cmd.Context(), cfg); err != nil {
+				return fmt.Errorf("orchestrator: %w", err)
+			}
+			log.Info().Msg("stopped")
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	kafka.register(fs)
+	logs.register(fs)
+	intFlag(fs, &partitions, "partitions", events.DefaultPartitions, "partition count every input topic must have")
+	stringFlag(fs, &groupID, "group-id", "podium-orchestrator", "consumer group shared by all orchestrator instances")
+	intFlag(fs, &batchSize, "batch-size", 512, "maximum input records applied per batch")
+	durationFlag(fs, &session, "session-timeout", 10*time.Second, "consumer-group session timeout (failover time of a dead instance)")
+	stringFlag(fs, &metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (empty: off)")
+	durationFlag(fs, &sagaOpts.Timeout, "step-timeout", order.DefaultTimeout, "per-attempt deadline of each step")
+	intFlag(fs, &sagaOpts.Retry.MaxAttempts, "max-attempts", order.DefaultMaxAttempts, "attempts per step before it fails")
+	durationFlag(fs, &sagaOpts.Retry.Initial, "backoff-initial", 200*time.Millisecond, "first retry backoff")
+	durationFlag(fs, &sagaOpts.Retry.Max, "backoff-max", 5*time.Second, "retry backoff cap")
+	durationFlag(fs, &sagaOpts.CompensationTimeout, "compensation-timeout", order.DefaultCompensationTimeout, "per-attempt deadline of each compensation")
+	intFlag(fs, &sagaOpts.CompensationRetry.MaxAttempts, "compensation-max-attempts", order.DefaultCompensationMaxAttempt,
+		"attempts per compensation before the saga fails and waits for an operator")
+	return cmd
+}

@@ -1,0 +1,133 @@
+// Package client is podium as its users see it from outside: it places orders, sends
+// operator requests and follows topics across all of their partitions without a consumer
+// group. Follow is used by
+// `podium order watch`, `podium dev` and the end-to-end tests to see lifecycle
+// events as they are published. Each partition is read by its own goroutine; the callback
+// is called from one goroutine at a time.
+package client
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+)
+
+// Follow reads every partition of topic, starting at from[p] in partition p (nil: at the
+// first retained record of every partition; see EndOffsets), and calls fn for each record,
+// decoded when it is a valid event (err is the *events.DecodeError otherwise), until ctx
+// ends. It returns nil when ctx ends, or the first read error.
+func Follow(ctx context.Context, cfg pkafka.Config, topic string, from []int64, fn func(m kafkago.Message, env events.Envelope, err error)) error {
+	n, err := partitionsOf(ctx, cfg, topic)
+	if err != nil {
+		return err
+	}
+	starts := from
+	if starts == nil {
+		starts = make([]int64, n)
+		for p := range starts {
+			starts[p] = kafkago.FirstOffset
+		}
+	}
+	if len(starts) != n {
+		return fmt.Errorf("following %s: %d start offsets for %d partitions", topic, len(starts), n)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs = make(chan error, n)
+	)
+	for p := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := kafkago.NewReader(kafkago.ReaderConfig{
+				Brokers: cfg.Brokers, Topic: topic, Partition: p, Dialer: cfg.Dialer(),
+				MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond,
+			})
+			defer r.Close()
+			if err := r.SetOffset(starts[p]); err != nil {
+				errs <- fmt.Errorf("seeking %s[%d]: %w", topic, p, err)
+				return
+			}
+			for {
+				m, err := r.FetchMessage(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs <- fmt.Errorf("reading %s[%d]: %w", topic, p, err)
+					}
+					return
+				}
+				env, derr := events.Decode(events.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
+					Key: m.Key, Value: m.Value, Headers: headers(m.Headers)})
+				mu.Lock()
+				fn(m, env, derr)
+				mu.Unlock()
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case err := <-errs:
+		cancel()
+		<-done
+		return err
+	case <-ctx.Done():
+		<-done
+		return nil
+	}
+}
+
+func partitionsOf(ctx context.Context, cfg pkafka.Config, topic string) (int, error) {
+	counts, err := pkafka.PartitionCounts(ctx, cfg, []string{topic})
+	if err != nil {
+		return 0, fmt.Errorf("reading partitions of %s: %w", topic, err)
+	}
+	if counts[topic] == 0 {
+		return 0, fmt.Errorf("topic %s does not exist", topic)
+	}
+	return counts[topic], nil
+}
+
+// EndOffsets returns the offset after the last record of every partition of topic, now:
+// Follow from them sees exactly the records written after this call.
+func EndOffsets(ctx context.Context, cfg pkafka.Config, topic string) ([]int64, error) {
+	n, err := partitionsOf(ctx, cfg, topic)
+	if err != nil {
+		return nil, err
+	}
+	starts := make([]int64, n)
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for p := range n {
+		req.Topics[topic] = append(req.Topics[topic], kafkago.LastOffsetOf(p))
+	}
+	resp, err := cfg.Client().ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+	}
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("listing offsets of %s[%d]: %w", topic, po.Partition, po.Error)
+		}
+		starts[po.Partition] = po.LastOffset
+	}
+	return starts, nil
+}
+
+func headers(hs []kafkago.Header) []events.Header {
+	out := make([]events.Header, len(hs))
+	for i, h := range hs {
+		out[i] = events.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}

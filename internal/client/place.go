@@ -1,0 +1,73 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+)
+
+// Writer is what placing orders needs from a Kafka writer (internal/kafka.NewWriter).
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
+}
+
+// OrderPlacedMessage encodes o as a structured CloudEvent for orders.placed, keyed by its
+// order ID.
+func OrderPlacedMessage(o events.OrderPlaced) (kafkago.Message, error) {
+	env, err := events.NewEvent(events.TypeOrderPlaced, o.OrderID, o)
+	if err != nil {
+		return kafkago.Message{}, fmt.Errorf("encoding order %s: %w", o.OrderID, err)
+	}
+	return envelopeMessage(events.TopicOrdersPlaced, env)
+}
+
+// ControlMessage encodes an operator request (events.TypeOrderCancel or TypeOrderRetry)
+// for orders.control.
+func ControlMessage(typ string, req events.ControlRequest) (kafkago.Message, error) {
+	env, err := events.NewEvent(typ, req.OrderID, req)
+	if err != nil {
+		return kafkago.Message{}, fmt.Errorf("encoding %s for %s: %w", typ, req.OrderID, err)
+	}
+	return envelopeMessage(events.TopicOrdersControl, env)
+}
+
+func envelopeMessage(topic string, env events.Envelope) (kafkago.Message, error) {
+	value, headers, err := events.Encode(env)
+	if err != nil {
+		return kafkago.Message{}, err
+	}
+	hs := make([]kafkago.Header, len(headers))
+	for i, h := range headers {
+		hs[i] = kafkago.Header{Key: h.Key, Value: h.Value}
+	}
+	return kafkago.Message{Topic: topic, Key: []byte(env.Subject), Value: value, Headers: hs}, nil
+}
+
+// PlaceOrders writes the orders in batches of up to batch records, synchronously, calling
+// placed after each batch with the number written so far.
+func PlaceOrders(ctx context.Context, w Writer, orders []events.OrderPlaced, batch int, placed func(n int)) error {
+	if batch <= 0 {
+		batch = 500
+	}
+	msgs := make([]kafkago.Message, 0, batch)
+	for i, o := range orders {
+		m, err := OrderPlacedMessage(o)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+		if len(msgs) == batch || i == len(orders)-1 {
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("writing orders: %w", err)
+			}
+			msgs = msgs[:0]
+			if placed != nil {
+				placed(i + 1)
+			}
+		}
+	}
+	return nil
+}
