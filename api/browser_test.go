@@ -1,0 +1,256 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/podiumhq/podium/orchestrator/saga"
+)
+
+// findChromium returns a Chromium or Chrome binary: $PODIUM_CHROMIUM, else the first of
+// the usual names on PATH. The test skips when there is none (CI installs Debian's
+// chromium, see .ci/run).
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PODIUM_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("browser test skipped: no chromium binary found (install Debian's chromium: apt-get install -y chromium, or set PODIUM_CHROMIUM)")
+	return ""
+}
+
+// screenshotDir is where the screenshots go: $PODIUM_ARTIFACTS, else
+// $TMPDIR/podium-screenshots.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PODIUM_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "podium-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("creating %s: %v", dir, err)
+	}
+	return dir
+}
+
+// pageErrors collects JavaScript exceptions, console errors and browser log errors (CSP
+// violations, failed loads) of a tab.
+type pageErrors struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (p *pageErrors) listen(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		msg = "exception: " + e.ExceptionDetails.Text
+		if e.ExceptionDetails.Exception != nil {
+			msg += " " + e.ExceptionDetails.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if e.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		msg = "console.error"
+		for _, a := range e.Args {
+			msg += " " + string(a.Value) + a.Description
+		}
+	case *log.EventEntryAdded:
+		if e.Entry.Level != log.EntryLevelError {
+			return
+		}
+		msg = fmt.Sprintf("log %s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL)
+	default:
+		return
+	}
+	p.mu.Lock()
+	p.errs = append(p.errs, msg)
+	p.mu.Unlock()
+}
+
+func (p *pageErrors) check(t *testing.T, when string) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.errs {
+		t.Errorf("%s: browser reported %s", when, e)
+	}
+	p.errs = nil
+}
+
+// TestDashboardInBrowser drives the dashboard in headless Chromium against a read model
+// fed from a kfake changelog holding snapshots made by the real order saga engine.
+func TestDashboardInBrowser(t *testing.T) {
+	browser := findChromium(t)
+	kc := newCluster(t, 3)
+	at := time.Now().UTC().Add(-time.Minute)
+	var initial []*saga.State
+	for _, r := range []*sagaRun{
+		runCompleted(t, "ord-done-1", at),
+		runCompleted(t, "ord-done-2", at.Add(time.Second)),
+		runPending(t, "ord-waiting", at.Add(2*time.Second)),
+		runDeclined(t, "ord-declined-1", at.Add(3*time.Second)),
+		runCancelled(t, "ord-cancelled-1", at.Add(4*time.Second)),
+		runFailed(t, "ord-failed-1", at.Add(5*time.Second)),
+	} {
+		initial = append(initial, r.snaps...)
+	}
+	writeSnapshots(t, kc, initial...)
+	s, base := startService(t, Config{Kafka: kc})
+	select {
+	case <-s.Restored():
+	case <-time.After(30 * time.Second):
+		t.Fatal("read model not restored within 30s")
+	}
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox, // root in containers
+		chromedp.Flag("disable-gpu", true),
+		chromedp.WindowSize(1440, 1000),
+	)...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	var perrs pageErrors
+	if err := chromedp.Listen(ctx, perrs.listen); err != nil {
+		t.Fatalf("starting %s: %v", browser, err)
+	}
+	// Bound each step, not the browser (see chromedp.Run).
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		defer scancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		defer scancel()
+		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", expr, err)
+		}
+		return v
+	}
+	dir := screenshotDir(t)
+	shot := func(name string) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		defer scancel()
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatalf("writing %s: %v", path, err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		step(what+": "+expr, chromedp.Poll[chromedp.Void](expr,
+			chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
+	}
+
+	// The dashboard: counts, live connection, tables filled by script.
+	step("loading the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-count="completed"]`)))
+	poll("the live stream", `document.getElementById('live').textContent === 'live'`)
+	poll("the recent orders table", `document.querySelectorAll('#recent-orders tbody tr').length === 6`)
+	poll("the failed orders table", `document.querySelector('#failed-orders tbody tr[data-order-id="ord-failed-1"]') !== null`)
+	for status, want := range map[string]string{"completed": "2", "cancelled": "2", "failed": "1", "pending": "1", "total": "6"} {
+		if got := eval(`document.querySelector('[data-count="` + status + `"]').textContent`); got != want {
+			t.Errorf("dashboard count of %s: got %s, want %s", status, got, want)
+		}
+	}
+	shot("dashboard-before")
+
+	// More snapshots: three more completed orders and the waiting one completes.
+	var more []*saga.State
+	for i := 3; i <= 5; i++ {
+		more = append(more, runCompleted(t, fmt.Sprintf("ord-done-%d", i), time.Now().UTC()).snaps...)
+	}
+	waiting := runCompleted(t, "ord-waiting", at.Add(2*time.Second))
+	more = append(more, waiting.snaps[1:]...) // the first one is already there
+	writeSnapshots(t, kc, more...)
+	poll("the completed count to change", `document.querySelector('[data-count="completed"]').textContent === '6'`)
+	poll("the pending count to drop", `document.querySelector('[data-count="pending"]').textContent === '0'`)
+	poll("the total", `document.querySelector('[data-count="total"]').textContent === '9'`)
+	poll("the throughput", `parseFloat(document.querySelector('[data-rate="completed"]').textContent) > 0`)
+	poll("the recent table to show a new order", `document.querySelector('#recent-orders tbody tr[data-order-id="ord-done-5"]') !== null`)
+	shot("dashboard-after")
+	perrs.check(t, "dashboard")
+
+	// Open the cancelled orders, then the cancelled order.
+	step("opening the cancelled orders", chromedp.Click(chromedp.CSS(`a.tile[data-status="cancelled"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#order-list`)))
+	if n := eval(`String(document.querySelectorAll('#order-list tbody tr[data-order-id]').length)`); n != "2" {
+		t.Errorf("cancelled orders listed: got %s, want 2", n)
+	}
+	shot("orders-cancelled")
+	step("opening the cancelled order", chromedp.Click(chromedp.CSS(`a.order-link[href="/ui/orders/ord-cancelled-1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.saga-diagram`)))
+	if got := eval(`document.querySelector('.order-head .badge').textContent`); got != "cancelled" {
+		t.Errorf("order status badge: got %q, want cancelled", got)
+	}
+	compensated := eval(`[...document.querySelectorAll('svg.saga-diagram g.step[data-state="compensated"]')].map(g => g.dataset.step).sort().join(',')`)
+	if want := "assign-delivery,authorize-payment,prepare-shipment,reserve-inventory"; compensated != want {
+		t.Errorf("DAG steps drawn compensated: got %q, want %q", compensated, want)
+	}
+	if n := eval(`String(document.querySelectorAll('svg.saga-diagram g.undo[data-undo-state="compensated"]').length)`); n != "4" {
+		t.Errorf("DAG compensation strips drawn compensated: got %s, want 4", n)
+	}
+	if got := eval(`document.querySelector('svg.saga-diagram g.node.compensated').classList.contains('reached') ? 'yes' : 'no'`); got != "yes" {
+		t.Errorf("DAG compensated node reached: got %s, want yes", got)
+	}
+	timeline := eval(`[...document.querySelectorAll('#timeline li .kind')].map(k => k.textContent).join('|')`)
+	for _, want := range []string{"started", "milestone", "cancel", "compensating", "compensation sent", "compensated"} {
+		if !strings.Contains("|"+timeline+"|", "|"+want+"|") {
+			t.Errorf("timeline: got %q, want a %q entry", timeline, want)
+		}
+	}
+	if got := eval(`getComputedStyle(document.querySelector('#steps tr[data-step="reserve-inventory"] .state')).color`); got != "rgb(123, 79, 201)" {
+		t.Errorf("compensated state colour in the steps table: got %s, want purple rgb(123, 79, 201)", got)
+	}
+	if got := eval(`[...document.querySelectorAll('#actions button')].filter(b => !b.hidden).map(b => b.dataset.action).join(',')`); got != "" {
+		t.Errorf("actions offered for a cancelled order: got %q, want none", got)
+	}
+	shot("order-cancelled")
+	perrs.check(t, "order page")
+
+	// An order page follows its order live.
+	live := runApproved(t, "ord-live", time.Now().UTC())
+	writeSnapshots(t, kc, live.snaps[0])
+	step("opening a pending order", chromedp.Navigate(base+"/ui/orders/ord-live"), chromedp.WaitVisible(chromedp.CSS(`svg.saga-diagram`)))
+	poll("the live stream", `document.getElementById('live').textContent === 'live'`)
+	writeSnapshots(t, kc, live.snaps[1:]...)
+	poll("the order page to show approved", `document.querySelector('.order-live').dataset.status === 'approved'`)
+	if got := eval(`[...document.querySelectorAll('#actions button')].filter(b => !b.hidden).map(b => b.dataset.action).join(',')`); got != "cancel" {
+		t.Errorf("actions offered for an approved order: got %q, want cancel", got)
+	}
+	if got := eval(`document.querySelector('svg.saga-diagram g.milestone').classList.contains('reached') ? 'yes' : 'no'`); got != "yes" {
+		t.Errorf("approved milestone after the live update: got reached %s, want yes", got)
+	}
+	shot("order-live-approved")
+	perrs.check(t, "live order page")
+}

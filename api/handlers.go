@@ -1,0 +1,551 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/internal/client"
+	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/saga"
+)
+
+// publishTimeout bounds one publish to Kafka from a request.
+const publishTimeout = 15 * time.Second
+
+func (s *Service) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.instrument(pattern, h))
+	}
+	handle("GET /orders/{id}", s.getOrder)
+	handle("GET /orders", s.listOrders)
+	handle("POST /orders", s.auth(s.placeOrder))
+	handle("POST /orders/{id}/cancel", s.auth(s.control(events.TypeOrderCancel, "cancel")))
+	handle("POST /orders/{id}/retry", s.auth(s.control(events.TypeOrderRetry, "retry")))
+	handle("GET /orders/{id}/dag.svg", s.orderDAG)
+	handle("GET /saga/diagram.svg", s.sagaDiagram)
+	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	handle("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.instrument("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}).ServeHTTP))
+	mux.HandleFunc("GET /events", s.events) // counted by podium_api_sse_clients, not timed
+	s.ui.routes(mux, handle)
+	return mux
+}
+
+// statusRecorder remembers the status code written.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// instrument counts and times requests of one route.
+func (s *Service) instrument(route string, h http.HandlerFunc) http.Handler {
+	hist := s.metrics.latency.WithLabelValues(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h(rec, r)
+		if rec.code == 0 {
+			rec.code = http.StatusOK
+		}
+		hist.Observe(time.Since(t0).Seconds())
+		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
+		s.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("code", rec.code).Dur("took", time.Since(t0)).Msg("request")
+	})
+}
+
+// auth requires the bearer token on mutating requests when one is configured.
+func (s *Service) auth(h http.HandlerFunc) http.HandlerFunc {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(s.cfg.Token))
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Hashing first makes the comparison constant-time in the token's length too.
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			s.metrics.rejected.WithLabelValues("unauthorized").Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="podium"`)
+			writeError(w, http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer <token>)", nil)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// ErrorBody is the JSON of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+	// Problems lists every validation problem of a rejected OrderPlaced.
+	Problems []Problem `json:"problems,omitempty"`
+	// ValidStatuses is set when the status filter was unknown.
+	ValidStatuses []order.Status `json:"valid_statuses,omitempty"`
+}
+
+// Problem is one reason an OrderPlaced was rejected (an events.DecodeError).
+type Problem struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, body *ErrorBody) {
+	if body == nil {
+		body = &ErrorBody{}
+	}
+	body.Error = msg
+	writeJSON(w, code, body)
+}
+
+// OrderDetail is the answer of GET /orders/{id}.
+type OrderDetail struct {
+	Summary
+	Milestones     []string            `json:"milestones"`
+	Steps          []StepView          `json:"steps"`
+	History        []saga.HistoryEntry `json:"history"`
+	HistoryDropped int                 `json:"history_dropped,omitempty"`
+	// Order is the OrderPlaced document the saga started with.
+	Order json.RawMessage   `json:"order,omitempty"`
+	Links map[string]string `json:"links"`
+}
+
+// StepView is one step of an order: its state, attempts and outcome, and its
+// compensation.
+type StepView struct {
+	Name     string `json:"name"`
+	Worker   string `json:"worker,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Optional bool   `json:"optional,omitempty"`
+	// OnCompensated marks a step that runs after a completed compensation.
+	OnCompensated bool            `json:"on_compensated,omitempty"`
+	State         saga.StepStatus `json:"state"`
+	Outcome       saga.Outcome    `json:"outcome,omitempty"`
+	Attempts      int             `json:"attempts"`
+	Reason        string          `json:"reason,omitempty"`
+	CommandID     string          `json:"command_id,omitempty"`
+	Deadline      *time.Time      `json:"deadline,omitempty"`
+	RetryAt       *time.Time      `json:"retry_at,omitempty"`
+	Result        json.RawMessage `json:"result,omitempty"`
+	Compensation  *CompView       `json:"compensation,omitempty"`
+}
+
+// CompView is a step's compensation.
+type CompView struct {
+	Worker string `json:"worker,omitempty"`
+	Type   string `json:"type,omitempty"`
+	// State is compensating, compensated or compensation_failed once it started,
+	// "not_needed" when the saga compensates without this step, "" otherwise.
+	State    string     `json:"state,omitempty"`
+	Attempts int        `json:"attempts"`
+	Reason   string     `json:"reason,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+	RetryAt  *time.Time `json:"retry_at,omitempty"`
+}
+
+// detail parses an order's snapshot into its detail view.
+func (s *Service) detail(sum Summary, snapshot []byte) (OrderDetail, *saga.State, error) {
+	var st saga.State
+	if err := json.Unmarshal(snapshot, &st); err != nil {
+		return OrderDetail{}, nil, fmt.Errorf("decoding snapshot of %s: %w", sum.OrderID, err)
+	}
+	d := OrderDetail{
+		Summary:        sum,
+		Milestones:     st.Milestones,
+		History:        st.History,
+		HistoryDropped: st.HistoryDropped,
+		Order:          st.Input,
+		Links: map[string]string{
+			"self":      "/orders/" + sum.OrderID,
+			"dag":       "/orders/" + sum.OrderID + "/dag.svg",
+			"dashboard": "/ui/orders/" + sum.OrderID,
+		},
+	}
+	if d.Milestones == nil {
+		d.Milestones = []string{}
+	}
+	if d.History == nil {
+		d.History = []saga.HistoryEntry{}
+	}
+	d.Steps = stepViews(s.defs[st.Definition], &st)
+	return d, &st, nil
+}
+
+// stepViews lists the steps in definition order (OnCompensated steps last); steps the
+// definition does not know follow in name order.
+func stepViews(def *saga.Definition, st *saga.State) []StepView {
+	views := []StepView{}
+	seen := map[string]bool{}
+	add := func(step *saga.Step, name string, onComp bool) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		ss := st.Steps[name]
+		v := StepView{Name: name, OnCompensated: onComp, State: saga.StepPending}
+		if step != nil {
+			v.Worker, v.Type, v.Optional = step.Do.Worker, step.Do.Type, step.Optional || onComp
+		}
+		if ss != nil {
+			v.State, v.Outcome, v.Attempts, v.Reason, v.CommandID = ss.Status, ss.Outcome, ss.Do.Attempt, ss.Do.Reason, ss.Do.CommandID
+			v.Deadline, v.RetryAt, v.Result = timePtr(ss.Do.Deadline), timePtr(ss.Do.RetryAt), ss.Result
+		}
+		if step != nil && step.Undo != nil {
+			c := &CompView{Worker: step.Undo.Worker, Type: step.Undo.Type}
+			if ss != nil {
+				c.State = compState(st, ss)
+				c.Attempts, c.Reason = ss.Undo.Attempt, ss.Undo.Reason
+				c.Deadline, c.RetryAt = timePtr(ss.Undo.Deadline), timePtr(ss.Undo.RetryAt)
+			}
+			v.Compensation = c
+		}
+		views = append(views, v)
+	}
+	if def != nil {
+		for i := range def.Steps {
+			add(&def.Steps[i], def.Steps[i].Name, false)
+		}
+		for i := range def.OnCompensated {
+			add(&def.OnCompensated[i], def.OnCompensated[i].Name, true)
+		}
+	}
+	var rest []string
+	for name := range st.Steps {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		add(nil, name, false)
+	}
+	return views
+}
+
+// compState is the compensation state shown for a step (see CompView.State).
+func compState(s *saga.State, st *saga.StepState) string {
+	switch st.Status {
+	case saga.StepCompensating, saga.StepCompensated, saga.StepCompensationFailed:
+		return string(st.Status)
+	}
+	if s.Status == saga.StatusCompensating || s.Status == saga.StatusCompensated || s.Status == saga.StatusFailed {
+		if st.Status == saga.StepSkipped || (st.Status == saga.StepFailed && st.Outcome == saga.OutcomeFailure) {
+			return "not_needed"
+		}
+	}
+	return ""
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	sum, snap, ok := s.model.Get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found", id), nil)
+		return
+	}
+	d, _, err := s.detail(sum, snap)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Service) listOrders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lq := ListQuery{Status: order.Status(strings.ToLower(strings.TrimSpace(q.Get("status")))), Cursor: q.Get("cursor")}
+	if lq.Status != "" && !validStatus(lq.Status) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown status %q", q.Get("status")), &ErrorBody{ValidStatuses: Statuses})
+		return
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want an integer from 1 to %d", v, MaxLimit), nil)
+			return
+		}
+		lq.Limit = n
+	}
+	page, err := s.model.List(lq)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// readBody reads a request body up to the limit; on failure it has answered (413 or 400).
+func (s *Service) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.metrics.rejected.WithLabelValues("too_large").Inc()
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", s.cfg.MaxBody), nil)
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "reading request body: "+err.Error(), nil)
+		return nil, false
+	}
+	return body, true
+}
+
+// PlaceResponse is the answer of POST /orders.
+type PlaceResponse struct {
+	OrderID string            `json:"order_id"`
+	Status  string            `json:"status"` // "accepted"
+	Links   map[string]string `json:"links"`
+}
+
+func (s *Service) placeOrder(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	o, err := events.ValidateOrderPlaced(body)
+	if err != nil {
+		problems := problemsOf(err)
+		if len(problems) == 1 && problems[0].Rule == events.RuleTooLarge {
+			s.metrics.rejected.WithLabelValues("too_large").Inc()
+			writeError(w, http.StatusRequestEntityTooLarge, problems[0].Message, &ErrorBody{Problems: problems})
+			return
+		}
+		s.metrics.rejected.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid order: %d problem(s)", len(problems)), &ErrorBody{Problems: problems})
+		return
+	}
+	if _, _, exists := s.model.Get(o.OrderID); exists {
+		s.metrics.rejected.WithLabelValues("conflict").Inc()
+		writeError(w, http.StatusConflict, fmt.Sprintf("order %q already exists", o.OrderID), nil)
+		return
+	}
+	m, err := client.OrderPlacedMessage(o)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	if err := s.publish(r.Context(), events.TypeOrderPlaced, m); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "publishing the order: "+err.Error(), nil)
+		return
+	}
+	w.Header().Set("Location", "/orders/"+o.OrderID)
+	writeJSON(w, http.StatusAccepted, PlaceResponse{OrderID: o.OrderID, Status: "accepted", Links: map[string]string{
+		"self": "/orders/" + o.OrderID, "dashboard": "/ui/orders/" + o.OrderID,
+	}})
+}
+
+// problemsOf flattens a validation error (a *events.DecodeError or a join of them).
+func problemsOf(err error) []Problem {
+	var out []Problem
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var de *events.DecodeError
+		if errors.As(err, &de) {
+			msg := de.Rule
+			if de.Err != nil {
+				msg = de.Err.Error()
+			}
+			out = append(out, Problem{Field: de.Field, Rule: de.Rule, Message: msg})
+			return
+		}
+		out = append(out, Problem{Message: err.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// ControlBody is the optional body of POST /orders/{id}/cancel and /retry.
+type ControlBody struct {
+	Reason string `json:"reason"`
+}
+
+// ControlResponse is the answer of POST /orders/{id}/cancel and /retry.
+type ControlResponse struct {
+	OrderID string `json:"order_id"`
+	Action  string `json:"action"`
+	Status  string `json:"status"` // "accepted"
+}
+
+// maxReason bounds a control request's reason (the schema's text limit).
+const maxReason = 1024
+
+func (s *Service) control(typ, action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		body, ok := s.readBody(w, r)
+		if !ok {
+			return
+		}
+		var cb ControlBody
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, &cb); err != nil {
+				s.metrics.rejected.WithLabelValues("invalid").Inc()
+				writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error(), nil)
+				return
+			}
+		}
+		if len(cb.Reason) > maxReason {
+			s.metrics.rejected.WithLabelValues("invalid").Inc()
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("reason: longer than %d bytes", maxReason), nil)
+			return
+		}
+		if cb.Reason == "" {
+			cb.Reason = action + " requested via the API"
+		}
+		sum, _, known := s.model.Get(id)
+		if !known {
+			s.metrics.rejected.WithLabelValues("unknown_order").Inc()
+			writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found (a just-placed order appears once the orchestrator has started it)", id), nil)
+			return
+		}
+		if why := refuse(action, sum.Status); why != "" {
+			s.metrics.rejected.WithLabelValues("conflict").Inc()
+			writeError(w, http.StatusConflict, why, nil)
+			return
+		}
+		m, err := client.ControlMessage(typ, events.ControlRequest{OrderID: id, Reason: cb.Reason, RequestedBy: "api"})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error(), nil)
+			return
+		}
+		if err := s.publish(r.Context(), typ, m); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publishing the request: "+err.Error(), nil)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, ControlResponse{OrderID: id, Action: action, Status: "accepted"})
+	}
+}
+
+// refuse says why the orchestrator would reject action on an order in status st, or "":
+// only a running saga (pending, approved) can be cancelled, only a failed one retried.
+func refuse(action string, st order.Status) string {
+	switch {
+	case action == "cancel" && st != order.StatusPending && st != order.StatusApproved:
+		return fmt.Sprintf("cannot cancel: the order is %s (only pending and approved orders can be cancelled)", st)
+	case action == "retry" && st != order.StatusFailed:
+		return fmt.Sprintf("cannot retry: the order is %s (only failed orders are retried)", st)
+	}
+	return ""
+}
+
+func (s *Service) publish(ctx context.Context, typ string, m kafkago.Message) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	if err := s.pub.WriteMessages(ctx, m); err != nil {
+		s.metrics.published.WithLabelValues(typ, "error").Inc()
+		s.log.Error().Err(err).Str("type", typ).Str("order_id", string(m.Key)).Msg("publishing")
+		return err
+	}
+	s.metrics.published.WithLabelValues(typ, "ok").Inc()
+	return nil
+}
+
+func (s *Service) orderDAG(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	sum, snap, ok := s.model.Get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found", id), nil)
+		return
+	}
+	_, st, err := s.detail(sum, snap)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	lay := s.ui.layout(st.Definition)
+	if lay == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q: unknown saga definition %q", id, st.Definition), nil)
+		return
+	}
+	writeSVG(w, lay.SVG(st))
+}
+
+func (s *Service) sagaDiagram(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("definition")
+	if name == "" {
+		name = s.cfg.Definitions[0].Name
+	}
+	lay := s.ui.layout(name)
+	if lay == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown saga definition %q", name), nil)
+		return
+	}
+	writeSVG(w, lay.SVG(nil))
+}
+
+func writeSVG(w http.ResponseWriter, svg []byte) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(svg)
+}
+
+// Readiness is the answer of /readyz.
+type Readiness struct {
+	Ready  bool `json:"ready"`
+	Orders int  `json:"orders"`
+}
+
+func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
+	rd := Readiness{Ready: s.model.Ready(), Orders: s.model.Len()}
+	code := http.StatusOK
+	if !rd.Ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, rd)
+}

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the API's Prometheus collectors.
+type metrics struct {
+	requests    *prometheus.CounterVec   // HTTP requests by route, method and code
+	latency     *prometheus.HistogramVec // HTTP request duration by route
+	snapshots   *prometheus.CounterVec   // changelog records by result
+	transitions *prometheus.CounterVec   // status changes observed live, by new status
+	published   *prometheus.CounterVec   // records published by type and result
+	rejected    *prometheus.CounterVec   // requests refused by reason
+	sseClients  prometheus.Gauge         // open /events streams
+	ready       prometheus.Gauge         // 1 once the read model is restored
+}
+
+func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
+	mt := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_api_http_requests_total", Help: "HTTP requests, by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "podium_api_http_request_seconds", Help: "HTTP request duration by route (server-sent event streams excluded).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
+		}, []string{"route"}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_api_snapshots_total", Help: "podium.saga-state records read, by result (applied, stale, tombstone, invalid).",
+		}, []string{"result"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_api_order_transitions_total", Help: "Order status changes seen since the read model was restored, by new status.",
+		}, []string{"status"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_api_published_total", Help: "Records published by the API, by event type and result (ok, error).",
+		}, []string{"type", "result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_api_rejected_requests_total", Help: "Mutating requests refused, by reason (invalid, too_large, unauthorized, unknown_order, conflict).",
+		}, []string{"reason"}),
+		sseClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "podium_api_sse_clients", Help: "Open server-sent event streams (/events).",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "podium_api_ready", Help: "1 once the read model caught up with the changelog's watermarks at start.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{mt.requests, mt.latency, mt.snapshots, mt.transitions, mt.published,
+		mt.rejected, mt.sseClients, mt.ready, &ordersCollector{m: m}} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return mt, nil
+}
+
+// ordersCollector exports the read model's counts at scrape time.
+type ordersCollector struct{ m *ReadModel }
+
+var (
+	ordersDesc = prometheus.NewDesc("podium_api_orders", "Orders in the read model, by status.", []string{"status"}, nil)
+	totalDesc  = prometheus.NewDesc("podium_api_orders_total_known", "Orders in the read model.", nil, nil)
+	rateDesc   = prometheus.NewDesc("podium_api_throughput_per_second", "Orders per second over the last 10s, by event (placed, completed, cancelled, failed).", []string{"event"}, nil)
+)
+
+func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- ordersDesc
+	ch <- totalDesc
+	ch <- rateDesc
+}
+
+func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
+	counts, total := c.m.Counts()
+	for _, s := range Statuses {
+		ch <- prometheus.MustNewConstMetric(ordersDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+	ch <- prometheus.MustNewConstMetric(totalDesc, prometheus.GaugeValue, float64(total))
+	for name, v := range c.m.Throughput().PerSecond {
+		ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, v, name)
+	}
+}

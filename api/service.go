@@ -1,0 +1,234 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	kafkago "github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/saga"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultMaxBody = 1 << 20
+)
+
+// Publisher writes records to Kafka; *kafkago.Writer from internal/kafka.NewWriter is one.
+// Messages carry their topic.
+type Publisher interface {
+	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
+}
+
+// Config configures a Service.
+type Config struct {
+	// Kafka is the cluster holding podium.saga-state and receiving orders.placed and
+	// orders.control.
+	Kafka pkafka.Config
+	// Addr is the HTTP listen address of Run. Default: "127.0.0.1:8080".
+	Addr string
+	// Partitions, when > 0, is the partition count podium.saga-state must have; a
+	// mismatch stops Consume with an error. 0 accepts any count.
+	Partitions int
+	// Token, when set, is the bearer token every mutating request (POST) must carry.
+	Token string
+	// MaxBody is the largest request body accepted, in bytes; larger ones get 413.
+	// Default: 1 MiB.
+	MaxBody int64
+	// Definitions are the saga definitions whose states are shown (steps, DAG).
+	// Default: the order saga (order.Definition()).
+	Definitions []*saga.Definition
+	// Publisher writes OrderPlaced and control requests. Default: a writer from
+	// internal/kafka.NewWriter(Kafka), closed by Close.
+	Publisher Publisher
+	// Registry receives the metrics served on /metrics. Default: a new registry with the
+	// Go and process collectors.
+	Registry *prometheus.Registry
+	// Logger logs with component "api".
+	Logger zerolog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if len(c.Definitions) == 0 {
+		c.Definitions = []*saga.Definition{order.Definition()}
+	}
+	return c
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("kafka: %w", err))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port", c.Addr))
+	}
+	if c.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("partitions %d: must not be negative", c.Partitions))
+	}
+	if c.MaxBody < 0 {
+		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))
+	}
+	for _, d := range c.Definitions {
+		if d == nil {
+			errs = append(errs, errors.New("definitions: nil definition"))
+			continue
+		}
+		if err := d.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("definition %q: %w", d.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Service is the read model, the consumer that feeds it and the HTTP handler over it.
+type Service struct {
+	cfg     Config
+	log     zerolog.Logger
+	model   *ReadModel
+	pub     Publisher
+	ownPub  *kafkago.Writer
+	defs    map[string]*saga.Definition
+	metrics *metrics
+	handler http.Handler
+	ui      *ui
+
+	stopSSE     chan struct{} // closed when the HTTP server shuts down
+	stopSSEOnce sync.Once
+	restored    chan struct{} // closed when the restore is done
+	restoreOnce sync.Once
+}
+
+// New builds a Service from a validated configuration. It does not connect to Kafka:
+// Consume does.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Service{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "api").Logger(),
+		model:    NewReadModel(cfg.Definitions...),
+		pub:      cfg.Publisher,
+		defs:     make(map[string]*saga.Definition, len(cfg.Definitions)),
+		stopSSE:  make(chan struct{}),
+		restored: make(chan struct{}),
+	}
+	for _, d := range cfg.Definitions {
+		s.defs[d.Name] = d
+	}
+	if s.pub == nil {
+		s.ownPub = pkafka.NewWriter(cfg.Kafka)
+		s.pub = s.ownPub
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m, err := newMetrics(reg, s.model)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	s.metrics = m
+	ui, err := newUI(s)
+	if err != nil {
+		return nil, err
+	}
+	s.ui = ui
+	s.handler = s.routes(reg)
+	return s, nil
+}
+
+// Model is the service's read model.
+func (s *Service) Model() *ReadModel { return s.model }
+
+// Handler serves the API, the dashboard, /events, /healthz, /readyz and /metrics.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Ready reports whether the restore is done (what /readyz answers).
+func (s *Service) Ready() bool { return s.model.Ready() }
+
+// Restored is closed once the read model caught up with the watermarks captured at start.
+func (s *Service) Restored() <-chan struct{} { return s.restored }
+
+// Close releases the publisher Config.Publisher defaulted to, and ends the server-sent
+// event streams.
+func (s *Service) Close() error {
+	s.closeStreams()
+	if s.ownPub != nil {
+		return s.ownPub.Close()
+	}
+	return nil
+}
+
+func (s *Service) closeStreams() { s.stopSSEOnce.Do(func() { close(s.stopSSE) }) }
+
+// Serve consumes the changelog and serves HTTP on ln until ctx ends; then it shuts the
+// server down (waiting up to 5s for requests in flight) and returns. It returns early
+// with an error if consuming fails for good (a partition count mismatch) or the server
+// fails.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	srv.RegisterOnShutdown(s.closeStreams)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Consume(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			s.log.Warn().Err(err).Msg("http shutdown")
+			_ = srv.Close()
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// Run is `podium api`: it builds a Service, listens on cfg.Addr and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
+	}
+	s.log.Info().Str("addr", ln.Addr().String()).Str("url", "http://"+ln.Addr().String()+"/").Msg("serving API and dashboard")
+	return s.Serve(ctx, ln)
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/podiumhq/podium/orchestrator/order"
+)
+
+// sseInterval is how often /events pushes stats and changes.
+const sseInterval = time.Second
+
+// maxSSEOrders bounds the orders of one "orders" event; with more changes the event says
+// reset and the client reloads its lists.
+const maxSSEOrders = 200
+
+// Stats is the data of the "stats" server-sent event.
+type Stats struct {
+	Time       time.Time            `json:"time"`
+	Ready      bool                 `json:"ready"`
+	Total      int                  `json:"total"`
+	Counts     map[order.Status]int `json:"counts"`
+	Throughput Throughput           `json:"throughput"`
+}
+
+// OrdersEvent is the data of the "orders" server-sent event: the orders that changed
+// since the previous one (newest first). Reset means more changed than listed: reload.
+type OrdersEvent struct {
+	Orders []Summary `json:"orders"`
+	Reset  bool      `json:"reset"`
+}
+
+func (s *Service) stats() Stats {
+	counts, total := s.model.Counts()
+	return Stats{Time: time.Now().UTC(), Ready: s.model.Ready(), Total: total, Counts: counts, Throughput: s.model.Throughput()}
+}
+
+// events streams server-sent events: "stats" (Stats) at once and every second, and
+// "orders" (OrdersEvent) every second in which orders changed. It ends when the client
+// goes away or the server shuts down.
+func (s *Service) events(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s.metrics.sseClients.Inc()
+	defer s.metrics.sseClients.Dec()
+
+	send := func(event string, v any) bool {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	seq := s.model.ChangeSeq()
+	if !send("stats", s.stats()) {
+		return
+	}
+	tick := time.NewTicker(sseInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.stopSSE:
+			return
+		case <-tick.C:
+		}
+		if !send("stats", s.stats()) {
+			return
+		}
+		changed, next, reset := s.model.Changes(seq)
+		seq = next
+		if len(changed) > maxSSEOrders {
+			changed, reset = nil, true
+		}
+		if len(changed) > 0 || reset {
+			if !send("orders", OrdersEvent{Orders: changed, Reset: reset}) {
+				return
+			}
+		}
+	}
+}
