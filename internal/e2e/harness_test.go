@@ -1,0 +1,350 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/internal/client"
+	"github.com/podiumhq/podium/internal/devbroker"
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/internal/sample"
+	"github.com/podiumhq/podium/orchestrator"
+	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/workers"
+	"github.com/podiumhq/podium/workers/inventory"
+	"github.com/podiumhq/podium/workers/notification"
+	"github.com/podiumhq/podium/workers/payment"
+	"github.com/podiumhq/podium/workers/seller"
+	"github.com/podiumhq/podium/workers/shipping"
+)
+
+// testPartitions keeps the tests light: every mechanism works the same with 4 partitions.
+const testPartitions = 4
+
+// stack is a whole podium on an in-process embedded broker: orchestrator instances and the
+// five reference workers run as goroutines, talking the real Kafka protocol.
+type stack struct {
+	t       *testing.T
+	ctx     context.Context
+	broker  *devbroker.Broker
+	kafka   pkafka.Config
+	saga    order.Options
+	tracker *sample.Tracker
+	gen     *sample.Generator
+	writer  *kafkago.Writer
+	log     zerolog.Logger
+
+	mu      sync.Mutex
+	procs   map[string]*running
+	effects map[string]*workers.MemoryEffects
+	metrics *orchestrator.Metrics // shared by every orchestrator instance of the stack
+}
+
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// fastSaga makes timeouts and backoffs short, so that retry paths finish in seconds.
+func fastSaga() order.Options {
+	return order.Options{
+		Timeout:             2 * time.Second,
+		Retry:               saga.RetryPolicy{MaxAttempts: 3, Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond},
+		CompensationTimeout: 2 * time.Second,
+		CompensationRetry:   saga.RetryPolicy{MaxAttempts: 3, Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond},
+	}
+}
+
+func newStack(t *testing.T, opts order.Options) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test on the embedded broker: skipped with -short")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	b, err := devbroker.Start(ctx, devbroker.Config{Addr: "127.0.0.1:0", Partitions: testPartitions, MinSessionTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("starting the embedded broker: %v", err)
+	}
+	s := &stack{
+		t: t, ctx: ctx, broker: b, saga: opts, log: log,
+		kafka:   pkafka.Config{Brokers: []string{b.Addr()}, ClientID: "e2e"},
+		tracker: sample.NewTracker(),
+		gen:     sample.NewGenerator(strings.ReplaceAll(t.Name(), "/", "-"), 42),
+		procs:   map[string]*running{},
+		effects: map[string]*workers.MemoryEffects{},
+		metrics: orchestrator.NewMetrics(nil),
+	}
+	s.writer = pkafka.NewWriter(s.kafka)
+	t.Cleanup(func() {
+		s.stopAll()
+		_ = s.writer.Close()
+		cancel()
+		_ = b.Close()
+	})
+	go func() {
+		err := client.Follow(ctx, s.kafka, events.TopicOrdersEvents, nil, func(_ kafkago.Message, env events.Envelope, err error) {
+			if err != nil {
+				t.Errorf("undecodable lifecycle event: %v", err)
+				return
+			}
+			var l events.OrderLifecycle
+			if err := env.DecodeData(&l); err != nil {
+				t.Errorf("lifecycle data: %v", err)
+				return
+			}
+			s.tracker.Observe(l.OrderID, l.Status, l.Reason, time.Now())
+		})
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("following orders.events: %v", err)
+		}
+	}()
+	return s
+}
+
+func (s *stack) start(name string, run func(ctx context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.procs[name]; ok {
+		s.t.Fatalf("%s is already running", name)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	s.procs[name] = r
+	go func() { r.done <- run(ctx) }()
+}
+
+// stop cancels a process and waits for it to return cleanly.
+func (s *stack) stop(name string) {
+	s.t.Helper()
+	s.mu.Lock()
+	r, ok := s.procs[name]
+	delete(s.procs, name)
+	s.mu.Unlock()
+	if !ok {
+		s.t.Fatalf("%s is not running", name)
+	}
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			s.t.Errorf("%s stopped with an error: %v", name, err)
+		}
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("%s did not stop within 30s", name)
+	}
+}
+
+func (s *stack) stopAll() {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.procs))
+	for n := range s.procs {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	for _, n := range names {
+		s.stop(n)
+	}
+}
+
+// startOrchestrator starts an orchestrator instance named name.
+func (s *stack) startOrchestrator(name string) {
+	cfg := orchestrator.Config{
+		Kafka:          s.kafka,
+		Definition:     order.NewDefinition(s.saga),
+		Partitions:     testPartitions,
+		SessionTimeout: 2 * time.Second,
+		Logger:         s.log.With().Str("component", name).Logger(),
+		Metrics:        s.metrics,
+	}
+	s.start(name, func(ctx context.Context) error { return orchestrator.Run(ctx, cfg) })
+}
+
+var handlers = map[string]func(workers.EffectLog) workers.Handler{
+	"inventory":    func(l workers.EffectLog) workers.Handler { return inventory.New(l) },
+	"payment":      func(l workers.EffectLog) workers.Handler { return payment.New(l) },
+	"seller":       func(l workers.EffectLog) workers.Handler { return seller.New(l) },
+	"shipping":     func(l workers.EffectLog) workers.Handler { return shipping.New(l) },
+	"notification": func(l workers.EffectLog) workers.Handler { return notification.New(l) },
+}
+
+// startWorker starts a reference worker. Its effect log outlives restarts, as a real
+// service's database would.
+func (s *stack) startWorker(name string, faults workers.Faults) {
+	s.mu.Lock()
+	eff, ok := s.effects[name]
+	if !ok {
+		eff = workers.NewMemoryEffects()
+		s.effects[name] = eff
+	}
+	s.mu.Unlock()
+	cfg := workers.Config{
+		Worker:     name,
+		Kafka:      s.kafka,
+		Partitions: testPartitions,
+		Faults:     faults,
+		Logger:     s.log.With().Str("component", "worker-"+name).Logger(),
+	}
+	h := handlers[name](eff)
+	s.start("worker-"+name, func(ctx context.Context) error { return workers.Run(ctx, cfg, h) })
+}
+
+func (s *stack) startWorkers() {
+	for _, w := range events.Workers {
+		s.startWorker(w, workers.Faults{})
+	}
+}
+
+// place writes orders and tracks them.
+func (s *stack) place(orders ...sample.Order) {
+	s.t.Helper()
+	ps := make([]events.OrderPlaced, len(orders))
+	for i, o := range orders {
+		s.tracker.Placed(o, time.Now())
+		ps[i] = o.Placed
+	}
+	if err := client.PlaceOrders(s.ctx, s.writer, ps, 500, nil); err != nil {
+		s.t.Fatalf("placing orders: %v", err)
+	}
+}
+
+// mix returns n orders of the sample mix (the first ones cover every kind).
+func (s *stack) mix(n int) []sample.Order {
+	out := make([]sample.Order, n)
+	for i := range out {
+		out[i] = s.gen.Next()
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the timeout passes, then fails with what it saw.
+func (s *stack) waitFor(timeout time.Duration, what string, cond func() (bool, string)) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waiting %s for %s; saw: %s", timeout, what, seen)
+		}
+		<-tick.C
+	}
+}
+
+// waitTerminal waits until every placed order is terminal and checks every outcome.
+func (s *stack) waitTerminal(timeout time.Duration) sample.Summary {
+	s.t.Helper()
+	s.waitFor(timeout, "every order to be terminal", func() (bool, string) {
+		sum := s.tracker.Summary()
+		return len(sum.Pending) == 0, sum.String()
+	})
+	sum := s.tracker.Summary()
+	if len(sum.Mismatches) > 0 {
+		s.t.Errorf("outcomes differ from what the orders must produce:\n%s", sum)
+	}
+	return sum
+}
+
+// states reads the saga changelog: the latest snapshot of every saga.
+func (s *stack) states() map[string]*saga.State {
+	s.t.Helper()
+	out := map[string]*saga.State{}
+	for p := range testPartitions {
+		_, err := pkafka.ReadPartition(s.ctx, s.kafka, events.TopicSagaState, p, func(m kafkago.Message) error {
+			var st saga.State
+			if err := json.Unmarshal(m.Value, &st); err != nil {
+				return fmt.Errorf("snapshot of %s: %w", m.Key, err)
+			}
+			if cur, ok := out[st.SagaID]; !ok || st.Version >= cur.Version {
+				out[st.SagaID] = &st
+			}
+			return nil
+		})
+		if err != nil {
+			s.t.Fatalf("reading the saga changelog: %v", err)
+		}
+	}
+	return out
+}
+
+// records reads every record of a topic (all partitions) up to its current end.
+func (s *stack) records(topic string, partitions int) []kafkago.Message {
+	s.t.Helper()
+	var out []kafkago.Message
+	for p := range partitions {
+		_, err := pkafka.ReadPartition(s.ctx, s.kafka, topic, p, func(m kafkago.Message) error {
+			out = append(out, m)
+			return nil
+		})
+		if err != nil {
+			s.t.Fatalf("reading %s: %v", topic, err)
+		}
+	}
+	return out
+}
+
+func header(m kafkago.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// compensable are the order saga's steps that have a compensation.
+var compensable = []string{order.StepReserveInventory, order.StepAuthorizePayment, order.StepPrepareShipment, order.StepAssignDelivery}
+
+// checkEffects verifies the workers' effects against the orders' outcomes: each handler ran
+// at most once per idempotency key; a completed order has no compensation; a cancelled
+// order has every effect of a compensable step undone.
+func (s *stack) checkEffects() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byKey := map[string]workers.Effect{}
+	for name, eff := range s.effects {
+		for _, e := range eff.Effects() {
+			if n := eff.Attempts(e.IdempotencyKey); n != 1 {
+				s.t.Errorf("%s: handler ran %d times for %s, want 1", name, n, e.IdempotencyKey)
+			}
+			byKey[e.IdempotencyKey] = e
+		}
+	}
+	for id, st := range s.states() {
+		status := order.StatusOf(st)
+		if status == order.StatusCancelled && st.FailedStep != "" {
+			// A step that exhausted its attempts (OutcomeUnknown) may have acted and is
+			// compensated; one answered with a business failure did nothing to undo.
+			if f := st.Steps[st.FailedStep]; f != nil && f.Outcome == saga.OutcomeFailure && f.Undo.Attempt != 0 {
+				s.t.Errorf("%s: %s failed with a business failure yet was compensated", id, st.FailedStep)
+			}
+		}
+		for _, step := range compensable {
+			_, did := byKey[id+"/"+step]
+			_, undid := byKey[id+"/"+step+"/undo"]
+			switch {
+			case status == order.StatusCompleted && undid:
+				s.t.Errorf("%s completed but %s was compensated", id, step)
+			case status == order.StatusCompleted && !did:
+				s.t.Errorf("%s completed without an effect of %s", id, step)
+			case status == order.StatusCancelled && did && !undid:
+				s.t.Errorf("%s cancelled but the effect of %s was not compensated", id, step)
+			}
+		}
+	}
+}
