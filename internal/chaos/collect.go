@@ -1,0 +1,331 @@
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/events"
+	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/workers"
+)
+
+// DefaultOrchestratorGroup is the orchestrator's consumer group unless configured otherwise.
+const DefaultOrchestratorGroup = "podium-orchestrator"
+
+// CollectConfig says where a run left its traces.
+type CollectConfig struct {
+	// Kafka reaches the broker. Required.
+	Kafka pkafka.Config
+	// EffectsFiles are the workers' --effects-file paths.
+	EffectsFiles []string
+	// OrchestratorGroup is the orchestrator's consumer group. Default: "podium-orchestrator".
+	OrchestratorGroup string
+	// Workers are the workers whose groups and topics are read. Default: events.Workers.
+	Workers []string
+}
+
+func (c CollectConfig) withDefaults() CollectConfig {
+	if c.OrchestratorGroup == "" {
+		c.OrchestratorGroup = DefaultOrchestratorGroup
+	}
+	if len(c.Workers) == 0 {
+		c.Workers = events.Workers
+	}
+	return c
+}
+
+// Collect reads everything Evaluate checks: orders.events, podium.saga-state, the effect
+// files, the groups' offsets and the dead-letter topics. Call it once the run is quiet
+// (WaitConsumed).
+func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
+	cc = cc.withDefaults()
+	obs := Observed{Lifecycle: map[string][]Lifecycle{}, States: map[string]Snapshot{}}
+	dlqs := []string{events.TopicOrdersDLQ}
+	for _, w := range cc.Workers {
+		dlqs = append(dlqs, events.DLQTopic(w))
+	}
+	counts, err := pkafka.PartitionCounts(ctx, cc.Kafka, append([]string{events.TopicOrdersEvents, events.TopicSagaState}, dlqs...))
+	if err != nil {
+		return obs, fmt.Errorf("reading partition counts: %w", err)
+	}
+
+	for p := range counts[events.TopicOrdersEvents] {
+		_, err := pkafka.ReadPartition(ctx, cc.Kafka, events.TopicOrdersEvents, p, func(m kafkago.Message) error {
+			env, err := events.Decode(record(m))
+			if err != nil {
+				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: %v", m.Topic, m.Partition, m.Offset, err))
+				return nil
+			}
+			var l events.OrderLifecycle
+			if err := env.DecodeData(&l); err != nil || !isLifecycleType(env.Type) {
+				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
+				return nil
+			}
+			obs.Lifecycle[l.OrderID] = append(obs.Lifecycle[l.OrderID], Lifecycle{OrderID: l.OrderID, Status: l.Status, Reason: l.Reason, ID: env.ID})
+			return nil
+		})
+		if err != nil {
+			return obs, fmt.Errorf("reading %s[%d]: %w", events.TopicOrdersEvents, p, err)
+		}
+	}
+
+	divergent := map[string]string{}
+	last := map[string]Snapshot{} // the last record of each saga: what compaction keeps
+	for p := range counts[events.TopicSagaState] {
+		byVersion := map[string]map[uint64]string{} // saga -> version -> digest
+		_, err := pkafka.ReadPartition(ctx, cc.Kafka, events.TopicSagaState, p, func(m kafkago.Message) error {
+			id := string(m.Key)
+			if m.Value == nil {
+				delete(obs.States, id)
+				delete(last, id)
+				return nil
+			}
+			var s saga.State
+			if err := json.Unmarshal(m.Value, &s); err != nil {
+				return fmt.Errorf("snapshot of %s at offset %d: %w", id, m.Offset, err)
+			}
+			snap := Snapshot{State: &s, Partition: m.Partition, Offset: m.Offset}
+			last[id] = snap
+			d := stateDigest(&s)
+			if byVersion[id] == nil {
+				byVersion[id] = map[uint64]string{}
+			}
+			if prev, ok := byVersion[id][s.Version]; ok && prev != d {
+				obs.Divergent++
+				if _, seen := divergent[id]; !seen {
+					divergent[id] = fmt.Sprintf("%s v%d: {%s} and {%s} (generation %d, %s[%d]@%d)", id, s.Version, prev, d, s.Generation, m.Topic, m.Partition, m.Offset)
+				}
+			} else if !ok {
+				byVersion[id][s.Version] = d
+			}
+			if cur, ok := obs.States[id]; ok && cur.State.Version > s.Version {
+				return nil
+			}
+			obs.States[id] = snap
+			return nil
+		})
+		if err != nil {
+			return obs, fmt.Errorf("reading %s[%d]: %w", events.TopicSagaState, p, err)
+		}
+	}
+	for _, id := range sortedKeys(divergent) {
+		obs.DivergentExamples = append(obs.DivergentExamples, divergent[id])
+	}
+	for _, id := range sortedKeys(last) {
+		l, final := last[id], obs.States[id]
+		if l.Offset != final.Offset && stateDigest(l.State) != stateDigest(final.State) {
+			obs.StaleLast = append(obs.StaleLast, fmt.Sprintf("%s: last record %s[%d]@%d is v%d gen %d {%s}, but v%d gen %d {%s} is newer",
+				id, events.TopicSagaState, l.Partition, l.Offset, l.State.Version, l.State.Generation, stateDigest(l.State),
+				final.State.Version, final.State.Generation, stateDigest(final.State)))
+		}
+	}
+
+	for _, path := range cc.EffectsFiles {
+		es, torn, err := ReadEffects(path)
+		if err != nil {
+			return obs, err
+		}
+		obs.Effects = append(obs.Effects, es...)
+		obs.TornEffects += torn
+	}
+
+	obs.Lags, err = Lags(ctx, cc.Kafka, GroupTopics(cc.OrchestratorGroup, cc.Workers))
+	if err != nil {
+		return obs, err
+	}
+
+	for _, dlq := range dlqs {
+		for p := range counts[dlq] {
+			_, err := pkafka.ReadPartition(ctx, cc.Kafka, dlq, p, func(m kafkago.Message) error {
+				obs.DeadLetters = append(obs.DeadLetters, DeadLetter{
+					DLQ:    dlq,
+					Origin: header(m, events.HeaderDLQTopic),
+					Where:  header(m, events.HeaderDLQTopic) + "/" + header(m, events.HeaderDLQPartition) + "@" + header(m, events.HeaderDLQOffset),
+					Reason: header(m, events.HeaderDLQReason),
+					Value:  m.Value,
+				})
+				return nil
+			})
+			if err != nil {
+				return obs, fmt.Errorf("reading %s[%d]: %w", dlq, p, err)
+			}
+		}
+	}
+	return obs, nil
+}
+
+// ReadEffects reads a worker's effects file: one JSON effect per line. Lines that do not
+// parse (a write torn by kill -9) are counted, not returned.
+func ReadEffects(path string) (effects []workers.Effect, torn int, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, nil // the worker never caused an effect
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading effects: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	for {
+		line, err := r.ReadBytes('\n')
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			var e workers.Effect
+			if json.Unmarshal(line, &e) != nil || e.IdempotencyKey == "" {
+				torn++
+			} else {
+				effects = append(effects, e)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return effects, torn, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("reading effects %s: %w", path, err)
+		}
+	}
+}
+
+// GroupTopics maps the orchestrator's group and every worker's group to the topics they
+// consume.
+func GroupTopics(orchestratorGroup string, workerNames []string) map[string][]string {
+	in := []string{events.TopicOrdersPlaced, events.TopicOrdersControl}
+	out := map[string][]string{}
+	for _, w := range workerNames {
+		in = append(in, events.RepliesTopic(w))
+		out[workers.GroupIDFor(w)] = []string{events.CommandsTopic(w)}
+	}
+	out[orchestratorGroup] = in
+	return out
+}
+
+// Lags reads, for every group and each partition of its topics, the committed offset and
+// the partition's bounds.
+func Lags(ctx context.Context, cfg pkafka.Config, groups map[string][]string) ([]Lag, error) {
+	var all []string
+	for _, ts := range groups {
+		all = append(all, ts...)
+	}
+	counts, err := pkafka.PartitionCounts(ctx, cfg, all)
+	if err != nil {
+		return nil, fmt.Errorf("reading partition counts: %w", err)
+	}
+	cl := cfg.Client()
+	defer closeIdle(cl)
+
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for _, t := range all {
+		for p := range counts[t] {
+			req.Topics[t] = append(req.Topics[t], kafkago.FirstOffsetOf(p), kafkago.LastOffsetOf(p))
+		}
+	}
+	lo, err := cl.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets: %w", err)
+	}
+	bounds := map[string]map[int]kafkago.PartitionOffsets{}
+	for t, ps := range lo.Topics {
+		bounds[t] = map[int]kafkago.PartitionOffsets{}
+		for _, po := range ps {
+			if po.Error != nil {
+				return nil, fmt.Errorf("listing offsets of %s[%d]: %w", t, po.Partition, po.Error)
+			}
+			bounds[t][po.Partition] = po
+		}
+	}
+
+	var lags []Lag
+	for _, g := range sortedKeys(groups) {
+		fetch := &kafkago.OffsetFetchRequest{GroupID: g, Topics: map[string][]int{}}
+		for _, t := range groups[g] {
+			for p := range counts[t] {
+				fetch.Topics[t] = append(fetch.Topics[t], p)
+			}
+		}
+		resp, err := cl.OffsetFetch(ctx, fetch)
+		if err != nil {
+			return nil, fmt.Errorf("fetching offsets of group %s: %w", g, err)
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("fetching offsets of group %s: %w", g, resp.Error)
+		}
+		committed := map[string]map[int]int64{}
+		for t, ps := range resp.Topics {
+			committed[t] = map[int]int64{}
+			for _, op := range ps {
+				if op.Error != nil {
+					return nil, fmt.Errorf("fetching offsets of group %s, %s[%d]: %w", g, t, op.Partition, op.Error)
+				}
+				committed[t][op.Partition] = op.CommittedOffset
+			}
+		}
+		for _, t := range groups[g] {
+			for p := range counts[t] {
+				c, ok := committed[t][p]
+				if !ok {
+					c = -1
+				}
+				b := bounds[t][p]
+				lags = append(lags, Lag{Group: g, Topic: t, Partition: p, Committed: c, Start: b.FirstOffset, End: b.LastOffset})
+			}
+		}
+	}
+	sort.SliceStable(lags, func(i, j int) bool {
+		if lags[i].Group != lags[j].Group {
+			return lags[i].Group < lags[j].Group
+		}
+		if lags[i].Topic != lags[j].Topic {
+			return lags[i].Topic < lags[j].Topic
+		}
+		return lags[i].Partition < lags[j].Partition
+	})
+	return lags, nil
+}
+
+// Unconsumed sums the records of lags not yet committed.
+func Unconsumed(lags []Lag) (records int64, partitions int) {
+	for _, l := range lags {
+		if l.Unconsumed() {
+			partitions++
+			c := max(l.Committed, l.Start)
+			records += l.End - c
+		}
+	}
+	return records, partitions
+}
+
+func closeIdle(cl *kafkago.Client) {
+	if t, ok := cl.Transport.(*kafkago.Transport); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+func header(m kafkago.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func record(m kafkago.Message) events.Record {
+	r := events.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value}
+	for _, h := range m.Headers {
+		r.Headers = append(r.Headers, events.Header{Key: h.Key, Value: h.Value})
+	}
+	return r
+}
+
+// itoa is strconv.Itoa, for building process arguments.
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,29 @@
+// Package chaos proves that podium loses nothing when its processes and network fail. It
+// holds the tools of the chaos suite and the suite itself (the package's tests):
+//
+//   - Cluster runs a whole podium — the embedded broker with a data directory, orchestrator
+//     instances and reference workers — as separate processes of the built binary, and
+//     injects process faults: kill -9, SIGSTOP/SIGCONT (a zombie), restarts, scaling.
+//   - Network puts an embedded toxiproxy (github.com/Shopify/toxiproxy/v2) between every
+//     process and the broker, one proxy per role (orchestrator, worker, other): the broker
+//     advertises a small router that reads the Kafka client ID of each new connection and
+//     sends it through its role's proxy, so the orchestrator can be blackholed while the
+//     workers keep talking, and the reverse.
+//   - Load places a paced mix of sample orders (internal/sample) whose outcomes are known.
+//   - Collect reads what a finished run left behind — orders.events, the final saga states
+//     of podium.saga-state, the workers' effect files, committed and end offsets of every
+//     group, the dead-letter topics — and Evaluate checks it against the invariants: every
+//     placed order reaches exactly one terminal status, the one its content demands; every
+//     effect is applied once per idempotency key; every effect of a cancelled order is
+//     compensated; no record is left unconsumed; the DLQs hold only the records that were
+//     deliberately malformed. The Report prints the faults, the orders and one line per
+//     invariant.
+//
+// `go test ./internal/chaos/` runs the short suite (a few minutes, a handful of faults);
+// `PODIUM_CHAOS=full go test -run 'TestChaos|TestNetwork' -timeout 90m ./internal/chaos/`
+// (make chaos) runs the full one: at least 20,000 orders, 20 kills of the orchestrator,
+// 10 of workers, broker restarts, 5 s and 45 s network cuts and a zombie.
+//
+// Pass or fail never depends on timing: waits poll a condition with a generous deadline,
+// and only the invariants decide. Cluster, Network and Load are safe for concurrent use.
+package chaos
