@@ -1,0 +1,84 @@
+package bench
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleReport() *Report {
+	hop := &HopResult{InFlight: 1024, RoundTripsSec: 10000, Latency: Percentiles{P50: ms(40), P99: ms(90)}}
+	r := &Report{
+		Started: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC),
+		Machine: Machine{CPUs: 2, CPUModel: "AMD EPYC", GoVersion: "go1.26"},
+		Runs: []RunResult{
+			{Mode: "open", Rate: 1000, Orchestrators: 1, Mix: MixHappy, OrdersPerSec: 1000, CommandsPerOrder: 5,
+				Latency: Percentiles{Count: 20000, P50: ms(9), P90: ms(20), P99: ms(80), P999: ms(150)},
+				Hop:     hop, HopSingle: &HopResult{InFlight: 1, RoundTripsSec: 900}, Efficiency: 0.5, SagasInMemory: 23000, BytesPerSaga: 4000,
+				Processes: []ProcResult{{Name: "broker", Role: "broker", CPUSecondsPer1000: 0.4, Cores: 0.4}, {Name: "orchestrator-1", Role: "orchestrator", Cores: 0.6}}},
+			{Mode: "closed", InFlight: 1024, Orchestrators: 1, Mix: MixHappy, OrdersPerSec: 1500, CommandsPerOrder: 5,
+				Hop: hop, Efficiency: 0.75, SagasInMemory: 30000, BytesPerSaga: 6000},
+		},
+		Restore: &RestoreResult{Sagas: 100000, SagasPerSec: 60000, RestoreSeconds: 1.6, BytesPerSaga: 2000},
+	}
+	r.Targets = r.targets()
+	return r
+}
+
+func TestTargets(t *testing.T) {
+	got := map[string]Target{}
+	for _, tg := range sampleReport().Targets {
+		got[tg.Name] = tg
+	}
+	tests := []struct {
+		name string
+		met  bool
+		got  string
+	}{
+		{"sustained orders/s, all five steps", false, "1500"},
+		{"p50 at 1000 orders/s", true, "9.00ms"},
+		{"p99 at 1000 orders/s", true, "80.0ms"},
+		{"efficiency ratio", true, "0.75"},
+		{"restore speed", true, "60000 sagas/s"},
+		{"resident memory per active saga", false, "5.9 KB"},
+	}
+	for _, tc := range tests {
+		tg, ok := got[tc.name]
+		if !ok {
+			t.Errorf("target %q missing", tc.name)
+			continue
+		}
+		if tg.Met != tc.met || tg.Got != tc.got || !tg.Present {
+			t.Errorf("target %q: got met=%v got=%q measured=%v, want met=%v got=%q measured=true", tc.name, tg.Met, tg.Got, tg.Present, tc.met, tc.got)
+		}
+	}
+}
+
+func TestMarkdownAndJSON(t *testing.T) {
+	r := sampleReport()
+	md := r.Markdown()
+	for _, want := range []string{
+		"| target | want | got | met |",
+		"| sustained orders/s, all five steps | ≥ 2,000 | 1500 | **no** |",
+		"| open 1000/s | 1 | 1000 | 9.00ms | 20.0ms | 80.0ms | 150.0ms |",
+		"| closed 1024 in flight | 1 | 1500 |",
+		"| broker | 0.400 | 0.40 |",
+		"| 100000 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	js, err := r.JSON()
+	if err != nil {
+		t.Fatalf("JSON: %v", err)
+	}
+	var back Report
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatalf("the report's JSON does not decode: %v", err)
+	}
+	if back.Runs[0].Latency.P99 != ms(80) || back.Restore.SagasPerSec != 60000 {
+		t.Errorf("JSON round trip: got p99 %v and restore %v, want 80ms and 60000", back.Runs[0].Latency.P99, back.Restore.SagasPerSec)
+	}
+}
