@@ -56,7 +56,7 @@ type Config struct {
 	// Registry receives the metrics served on /metrics. Default: a new registry with the
 	// Go and process collectors.
 	Registry *prometheus.Registry
-	// Logger logs with component "api".
+	// Logger receives the service's logs; the caller sets component.
 	Logger zerolog.Logger
 }
 
@@ -128,7 +128,7 @@ func New(cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
 	s := &Service{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "api").Logger(),
+		log:      cfg.Logger, // the caller sets component
 		model:    NewReadModel(cfg.Definitions...),
 		pub:      cfg.Publisher,
 		defs:     make(map[string]*saga.Definition, len(cfg.Definitions)),

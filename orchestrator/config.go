@@ -48,6 +48,11 @@ type Config struct {
 
 	// Metrics, when set, receives the runtime's counters. Default: none.
 	Metrics *Metrics
+
+	// Ready, when set, is called once, after the partition counts of every topic were
+	// checked and before the instance joins its consumer group (for a /readyz endpoint).
+	// Default: none.
+	Ready func()
 }
 
 // withDefaults returns a copy of c with every unset field at its default.

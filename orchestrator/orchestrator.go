@@ -32,6 +32,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := CheckPartitions(ctx, cfg); err != nil {
 		return err
 	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
 	// One Producer for every partition processor: it writes each call synchronously, with no
 	// background retry that could land a batch after its generation ended, and merges the
 	// batches that processors write at the same time into one request.

@@ -79,7 +79,7 @@ func probeKafka(ctx context.Context, o kafkaOptions) error {
 	}()
 	md, err := cl.Metadata(ctx, &kafkago.MetadataRequest{})
 	if err != nil {
-		return fmt.Errorf("healthcheck: metadata from %s: %w", o.Brokers, err)
+		return fmt.Errorf("healthcheck: metadata from %s: %w", o.Brokers, cfg.Explain(err))
 	}
 	if len(md.Brokers) == 0 {
 		return fmt.Errorf("healthcheck: %s answered without brokers", o.Brokers)

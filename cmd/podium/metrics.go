@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,27 +16,36 @@ import (
 )
 
 // serveMetrics starts /metrics, /healthz and /readyz on addr (nothing when addr is empty)
-// and returns the registry to register collectors with, and a stop function.
+// and returns the registry to register collectors with, the function that marks the
+// process ready (/readyz answers 503 until it is called), and a stop function.
 //
 // With PODIUM_PPROF=true in the environment (podium bench sets it for its children) the
 // server also serves net/http/pprof under /debug/pprof/ — profiles of a process under
 // load, e.g. `go tool pprof http://ADDR/debug/pprof/profile?seconds=20`. It is off by
 // default: profiles expose internals and cost CPU while taken.
-func serveMetrics(ctx context.Context, addr string, log zerolog.Logger) (*prometheus.Registry, func(), error) {
+func serveMetrics(ctx context.Context, addr string, log zerolog.Logger) (*prometheus.Registry, func(), func(), error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var ready atomic.Bool
+	markReady := func() { ready.Store(true) }
 	if addr == "" {
-		return reg, func() {}, nil
+		return reg, markReady, func() {}, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 	mux.HandleFunc("GET /healthz", ok)
-	mux.HandleFunc("GET /readyz", ok)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "starting: Kafka and the topics not checked yet", http.StatusServiceUnavailable)
+			return
+		}
+		ok(w, r)
+	})
 	pprofOn := envBool("pprof", false)
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -52,7 +62,7 @@ func serveMetrics(ctx context.Context, addr string, log zerolog.Logger) (*promet
 		}
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Bool("pprof", pprofOn).Msg("serving /metrics")
-	return reg, func() {
+	return reg, markReady, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)

@@ -37,7 +37,7 @@ func newOrchestratorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			metrics, stopMetrics, err := serveMetrics(cmd.Context(), metricsAddr, log)
+			metrics, markReady, stopMetrics, err := serveMetrics(cmd.Context(), metricsAddr, log)
 			if err != nil {
 				return err
 			}
@@ -51,6 +51,7 @@ func newOrchestratorCmd() *cobra.Command {
 				SessionTimeout: session,
 				Logger:         log,
 				Metrics:        orchestrator.NewMetrics(metrics),
+				Ready:          markReady,
 			}
 			kafka.logFields(log.Info()).Int("partitions", partitions).Str("group_id", groupID).
 				Int("batch_size", batchSize).Dur("session_timeout", session).Str("metrics_addr", metricsAddr).

@@ -105,7 +105,7 @@ func newOrderPlaceCmd() *cobra.Command {
 			}
 			bar := newProgress(cmd.ErrOrStderr(), "placing", len(orders))
 			if err := tracking.Place(cmd.Context(), w, orders, bar.set); err != nil {
-				return err
+				return kcfg.Explain(err)
 			}
 			bar.finish()
 			if len(orders) == 1 {

@@ -82,7 +82,7 @@ func newWorkerCmd() *cobra.Command {
 				effects = fe
 			}
 
-			metrics, stopMetrics, err := serveMetrics(cmd.Context(), metricsAddr, log)
+			metrics, markReady, stopMetrics, err := serveMetrics(cmd.Context(), metricsAddr, log)
 			if err != nil {
 				return err
 			}
@@ -100,6 +100,7 @@ func newWorkerCmd() *cobra.Command {
 				},
 				Logger:  log,
 				Metrics: workers.NewMetrics(metrics),
+				Ready:   markReady,
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -115,7 +116,7 @@ func newWorkerCmd() *cobra.Command {
 				Str("metrics_addr", metricsAddr).Msg("configuration")
 
 			if err := workers.Run(cmd.Context(), cfg, newHandler(effects)); err != nil {
-				return fmt.Errorf("worker %s: %w", name, err)
+				return err // workers.Run names the worker
 			}
 			log.Info().Str("worker", name).Msg("stopped")
 			return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -39,6 +40,27 @@ type Config struct {
 	// Dial, when set, opens the TCP connections instead of net.Dialer (fault proxies,
 	// tests). TLS and SASL are still applied on top of the returned connection.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// ErrConnectionRefused explains a broker that closed the connection during the SASL
+// handshake. kafka-go reports a refused login as an unexpected EOF, which says nothing.
+var ErrConnectionRefused = errors.New("the broker closed the connection: credentials or SASL mechanism refused?")
+
+// Explain turns the bare EOF that kafka-go returns when a broker drops the connection
+// during the handshake (refused SASL credentials, or a broker that requires SASL or TLS
+// when none is configured) into an error that says so; other errors are returned as they
+// are.
+func (c Config) Explain(err error) error {
+	if err == nil || !(errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		return err
+	}
+	if c.SASL != nil {
+		return fmt.Errorf("%w (SASL %s as configured): %w", ErrConnectionRefused, c.SASL.Name(), err)
+	}
+	if c.TLS != nil {
+		return fmt.Errorf("the broker closed the connection: does it require SASL (none configured)?: %w", err)
+	}
+	return fmt.Errorf("the broker closed the connection: does it require SASL or TLS (none configured)?: %w", err)
 }
 
 // withDefaults returns c with empty fields set to their defaults.

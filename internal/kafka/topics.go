@@ -113,7 +113,7 @@ func EnsureTopics(ctx context.Context, c Config, specs []TopicSpec) error {
 	}
 	counts, err := partitionCounts(ctx, cl, names)
 	if err != nil {
-		return fmt.Errorf("reading topic metadata: %w", err)
+		return fmt.Errorf("reading topic metadata: %w", c.Explain(err))
 	}
 
 	var create []kafkago.TopicConfig
@@ -212,7 +212,7 @@ func PartitionCounts(ctx context.Context, c Config, topics []string) (map[string
 	defer closeClient(cl)
 	counts, err := partitionCounts(ctx, cl, topics)
 	if err != nil {
-		return nil, fmt.Errorf("reading topic metadata: %w", err)
+		return nil, fmt.Errorf("reading topic metadata: %w", c.Explain(err))
 	}
 	var missing []string
 	for _, t := range topics {

@@ -368,6 +368,9 @@ func TestWrongCredentialsAreRefused(t *testing.T) {
 				if !strings.HasPrefix(last, "podium: ") {
 					t.Errorf("last line: got %q, want the error, prefixed with \"podium: \"", last)
 				}
+				if !strings.Contains(last, "broker closed the connection") {
+					t.Errorf("last line: got %q, want it to say that the broker closed the connection (kafka-go's bare EOF, explained)", last)
+				}
 				if strings.Contains(out, right) || strings.Contains(out, wrong) {
 					t.Errorf("a password appears in the output:\n%s", out)
 				}
