@@ -29,7 +29,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := CheckPartitions(ctx, cfg); err != nil {
+	check := func(ctx context.Context) error { return CheckPartitions(ctx, cfg) }
+	if err := pkafka.RetryStartup(ctx, cfg.Kafka, pkafka.DefaultStartupBudget, cfg.Logger, "checking topics", check); err != nil {
 		return err
 	}
 	if cfg.Ready != nil {

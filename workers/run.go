@@ -41,7 +41,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		topics:  topicsOf(cfg.Worker),
 		log:     cfg.Logger.With().Str("worker", cfg.Worker).Logger(),
 	}
-	if err := r.checkTopics(ctx); err != nil {
+	if err := pkafka.RetryStartup(ctx, cfg.Kafka, pkafka.DefaultStartupBudget, r.log, "checking topics", r.checkTopics); err != nil {
 		return err
 	}
 

@@ -87,7 +87,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	kcfg := pkafka.Config{Brokers: []string{o.BrokerAddr}, ClientID: "podium-dev"}
-	if err := waitForTopics(ctx, kcfg, broker, o.Partitions); err != nil {
+	if err := devstack.WaitForTopics(ctx, kcfg, broker, o.Partitions); err != nil {
 		return err
 	}
 	common := []string{"--kafka-brokers", o.BrokerAddr, "--partitions", strconv.Itoa(o.Partitions),
@@ -212,41 +212,4 @@ func exitForSummary(s sample.Summary, timeout time.Duration) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d orders ended differently from what they must", len(s.Mismatches))}
 	}
 	return nil
-}
-
-// waitForTopics waits until the broker answers and has every podium topic.
-func waitForTopics(ctx context.Context, cfg pkafka.Config, broker *devstack.Proc, partitions int) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	want := pkafka.PodiumTopics(partitions)
-	names := make([]string, len(want))
-	for i, t := range want {
-		names[i] = t.Name
-	}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		counts, err := pkafka.PartitionCounts(ctx, cfg, names)
-		if err == nil {
-			missing := 0
-			for _, n := range names {
-				if counts[n] == 0 {
-					missing++
-				}
-			}
-			if missing == 0 {
-				return nil
-			}
-			err = fmt.Errorf("%d topics missing", missing)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return errors.Join(errors.New("the embedded broker did not become ready"), last)
-		case <-broker.Done():
-			return fmt.Errorf("the embedded broker exited: %w", broker.Err())
-		case <-tick.C:
-		}
-	}
 }

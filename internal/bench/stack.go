@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -53,7 +52,7 @@ func newStack(ctx context.Context, cfg Config, out io.Writer) (*stack, error) {
 	}
 	s.members = append(s.members, &member{name: "broker", role: "broker", proc: p})
 	s.kafka = pkafka.Config{Brokers: []string{addr}, ClientID: "podium-bench"}
-	if err := waitTopics(ctx, s.kafka, p, cfg.Partitions); err != nil {
+	if err := devstack.WaitForTopics(ctx, s.kafka, p, cfg.Partitions); err != nil {
 		s.stop()
 		return nil, err
 	}
@@ -227,41 +226,4 @@ func freeAddr() (string, error) {
 		return "", err
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
-}
-
-// waitTopics waits until the broker answers with every podium topic.
-func waitTopics(ctx context.Context, cfg pkafka.Config, broker *devstack.Proc, partitions int) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	specs := pkafka.PodiumTopics(partitions)
-	names := make([]string, len(specs))
-	for i, t := range specs {
-		names[i] = t.Name
-	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		counts, err := pkafka.PartitionCounts(ctx, cfg, names)
-		if err == nil {
-			missing := 0
-			for _, n := range names {
-				if counts[n] == 0 {
-					missing++
-				}
-			}
-			if missing == 0 {
-				return nil
-			}
-			err = fmt.Errorf("%d topics missing", missing)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return errors.Join(errors.New("the broker did not become ready"), last)
-		case <-broker.Done():
-			return fmt.Errorf("the broker exited: %w", broker.Err())
-		case <-tick.C:
-		}
-	}
 }

@@ -2,13 +2,10 @@ package chaos
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/podiumhq/podium/internal/devstack"
 	"github.com/rs/zerolog"
 )
 
@@ -20,20 +17,12 @@ var fullFlag = flag.Bool("full", false, "run the full chaos suite (also: PODIUM_
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	devstack.RemoveBuilt()
 	os.Exit(code)
 }
 
 // full reports whether the full suite runs.
 func full() bool { return *fullFlag || os.Getenv("PODIUM_CHAOS") == "full" }
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
 
 // podiumBinary builds cmd/podium once per test run and returns its path.
 func podiumBinary(t *testing.T) string {
@@ -41,22 +30,11 @@ func podiumBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("chaos suite: skipped with -short")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "podium-chaos-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "podium")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/podiumhq/podium/cmd/podium").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building podium: %v", buildErr)
+	bin, err := devstack.BuildPodium()
+	if err != nil {
+		t.Fatalf("building podium: %v", err)
 	}
-	return binPath
+	return bin
 }
 
 // runDir is a directory for one run's data and logs. It is removed when the test passes and

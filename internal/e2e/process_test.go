@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/internal/client"
@@ -23,34 +24,23 @@ import (
 	"github.com/podiumhq/podium/internal/sample"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // podiumBinary builds cmd/podium once per test run and returns its path.
 func podiumBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("process-level test: skipped with -short")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "podium-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "podium")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/podiumhq/podium/cmd/podium").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building podium: %v", buildErr)
+	bin, err := devstack.BuildPodium()
+	if err != nil {
+		t.Fatalf("building podium: %v", err)
 	}
-	return binPath
+	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	devstack.RemoveBuilt()
+	os.Exit(code)
 }
 
 // lockedBuffer collects the output of child processes for failure messages.
@@ -273,4 +263,120 @@ func TestOrderPlaceWait(t *testing.T) {
 func jsonOf(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// lifecycle follows orders.events and hands each order's lifecycle events to waiters.
+type lifecycle struct {
+	mu     sync.Mutex
+	seen   map[string][]events.OrderLifecycle
+	change chan struct{} // closed and replaced on every event
+}
+
+func followLifecycle(t *testing.T, ctx context.Context, cfg pkafka.Config) *lifecycle {
+	t.Helper()
+	starts, err := client.EndOffsets(ctx, cfg, events.TopicOrdersEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lifecycle{seen: map[string][]events.OrderLifecycle{}, change: make(chan struct{})}
+	go func() {
+		_ = client.Follow(ctx, cfg, events.TopicOrdersEvents, starts, func(_ kafkago.Message, env events.Envelope, err error) {
+			var e events.OrderLifecycle
+			if err != nil || env.DecodeData(&e) != nil {
+				return
+			}
+			l.mu.Lock()
+			l.seen[e.OrderID] = append(l.seen[e.OrderID], e)
+			close(l.change)
+			l.change = make(chan struct{})
+			l.mu.Unlock()
+		})
+	}()
+	return l
+}
+
+// await returns the first lifecycle event of order id with the given status, failing the
+// test when none arrives before ctx ends.
+func (l *lifecycle) await(t *testing.T, ctx context.Context, id, status string) events.OrderLifecycle {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		for _, e := range l.seen[id] {
+			if e.Status == status {
+				l.mu.Unlock()
+				return e
+			}
+		}
+		seen, change := fmt.Sprint(l.seen[id]), l.change
+		l.mu.Unlock()
+		select {
+		case <-change:
+		case <-ctx.Done():
+			t.Fatalf("order %s never became %s; its lifecycle events: %s", id, status, seen)
+		}
+	}
+}
+
+// TestOrderCancelAndRetryCommands drives operator requests as an operator would, with the
+// CLI against processes: `podium order cancel` stops an order that would otherwise
+// complete, and `podium order retry` resumes a saga that failed because a worker ignored
+// its compensation, once the worker is healthy again.
+func TestOrderCancelAndRetryCommands(t *testing.T) {
+	ps := startProcessStack(t)
+	bin := podiumBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l := followLifecycle(t, ctx, ps.kafka)
+	w := pkafka.NewWriter(ps.kafka)
+	defer w.Close()
+	g := sample.NewGenerator("cli", 5)
+	podium := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, append(args, "--kafka-brokers", ps.broker)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("podium %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	restart := func(name string, args ...string) {
+		t.Helper()
+		if err := ps.sup.Stop(name, 10*time.Second); err != nil {
+			t.Logf("stopping %s: %v", name, err)
+		}
+		if _, err := ps.sup.Start(name, append(args, "--kafka-brokers", ps.broker, "--log-level", "warn")...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Cancel: the seller takes 3s, well inside the step timeout, so without the request the
+	// order would complete.
+	restart("seller", "worker", "seller", "--latency", "3s")
+	a := g.Make(sample.Happy).Placed
+	if err := client.PlaceOrders(ctx, w, []events.OrderPlaced{a}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.await(t, ctx, a.OrderID, "approved")
+	if out := podium("order", "cancel", a.OrderID, "--reason", "customer called"); !strings.Contains(out, "cancel requested for "+a.OrderID) {
+		t.Errorf("podium order cancel printed %q", out)
+	}
+	if e := l.await(t, ctx, a.OrderID, "cancelled"); !strings.Contains(e.Reason, "customer called") {
+		t.Errorf("cancelled with reason %q, want the operator's", e.Reason)
+	}
+
+	// Retry: shipping drops every reply, so assign-delivery times out, its compensation too,
+	// and the saga fails; once shipping answers again, a retry finishes the compensation.
+	restart("seller", "worker", "seller")
+	restart("shipping", "worker", "shipping", "--drop-rate", "1")
+	restart("orchestrator", "orchestrator", "--step-timeout", "500ms", "--max-attempts", "2",
+		"--compensation-timeout", "500ms", "--compensation-max-attempts", "2", "--backoff-initial", "50ms", "--backoff-max", "100ms")
+	b := g.Make(sample.Happy).Placed
+	if err := client.PlaceOrders(ctx, w, []events.OrderPlaced{b}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.await(t, ctx, b.OrderID, "failed")
+	restart("shipping", "worker", "shipping")
+	if out := podium("order", "retry", b.OrderID); !strings.Contains(out, "retry requested for "+b.OrderID) {
+		t.Errorf("podium order retry printed %q", out)
+	}
+	l.await(t, ctx, b.OrderID, "cancelled")
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,34 +25,23 @@ import (
 // partitions keeps the stacks light.
 const partitions = "4"
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // podiumBinary builds cmd/podium once per test run and returns its path.
 func podiumBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("process-level security test: skipped with -short")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "podium-security-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "podium")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/podiumhq/podium/cmd/podium").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building podium: %v", buildErr)
+	bin, err := devstack.BuildPodium()
+	if err != nil {
+		t.Fatalf("building podium: %v", err)
 	}
-	return binPath
+	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	devstack.RemoveBuilt()
+	os.Exit(code)
 }
 
 // secret returns a random string that cannot appear in any output by chance.
