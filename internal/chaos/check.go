@@ -318,6 +318,9 @@ func Evaluate(exp Expectation, obs Observed) Report {
 	}
 
 	inv[InvEventsDecode].Checked = len(obs.BadEvents)
+	for _, evs := range obs.Lifecycle {
+		inv[InvEventsDecode].Checked += len(evs)
+	}
 	for _, b := range obs.BadEvents {
 		inv[InvEventsDecode].fail("%s", b)
 	}
