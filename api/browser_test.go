@@ -136,7 +136,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Bound each step, not the browser (see chromedp.Run).
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
 		defer scancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -144,7 +144,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	eval := func(expr string) string {
 		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
 		defer scancel()
 		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
 		if err != nil {
@@ -155,7 +155,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	dir := screenshotDir(t)
 	shot := func(name string) {
 		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
 		defer scancel()
 		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -170,7 +170,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	poll := func(what, expr string) {
 		t.Helper()
 		step(what+": "+expr, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
+			chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
 	}
 
 	// The dashboard: counts, live connection, tables filled by script.
