@@ -311,10 +311,18 @@ func (p *processor) audit(m kafkago.Message, out *batchOutput) {
 	}
 	if m.Value != nil {
 		var w struct {
-			Generation int32 `json:"generation"`
+			Version    uint64 `json:"version"`
+			Generation int32  `json:"generation"`
 		}
-		if err := json.Unmarshal(m.Value, &w); err == nil && w.Generation == p.a.Generation.ID {
-			return
+		if err := json.Unmarshal(m.Value, &w); err == nil {
+			if w.Generation == p.a.Generation.ID {
+				return
+			}
+			// The owner's state must win both ways restore picks: last record and highest
+			// version. A writer that went on applying inputs may have got further.
+			if w.Version >= s.Version {
+				s.Version = w.Version + 1
+			}
 		}
 	}
 	p.cfg.Metrics.StaleSnapshots.Inc()
