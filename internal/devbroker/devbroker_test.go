@@ -13,14 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podiumhq/podium/internal/testtls"
-
 	"github.com/rs/zerolog"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/internal/testtls"
 )
 
 func testContext(t *testing.T) context.Context {

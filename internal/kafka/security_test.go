@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podiumhq/podium/internal/testtls"
-
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/podiumhq/podium/internal/testtls"
 )
 
 // selfSigned returns a server TLS config for 127.0.0.1 and a client config trusting it.
