@@ -43,32 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer collects the output of child processes for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // TestDevExit runs the README's first command as a user would, with --exit: every order
 // terminal, each outcome as the order demands, exit status 0.
 func TestDevExit(t *testing.T) {
@@ -89,7 +63,7 @@ func TestDevExit(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("podium dev --exit: %v\nstdout:\n%s\nstderr (tail):\n%s", err, stdout.String(), tail(stderr.String(), 40))
+		t.Fatalf("podium dev --exit: %v\nstdout:\n%s\nstderr (tail):\n%s", err, stdout.String(), devstack.Tail(stderr.String(), 40))
 	}
 	out := stdout.String()
 	for _, want := range []string{"orders placed: 120, terminal: 120, pending: 0", "completed", "cancelled by reason:"} {
@@ -106,7 +80,7 @@ func TestDevExit(t *testing.T) {
 // processes of the built binary.
 type processStack struct {
 	sup     *devstack.Supervisor
-	out     *lockedBuffer
+	out     *devstack.Output
 	broker  string
 	kafka   pkafka.Config
 	metrics string // the orchestrator's /metrics URL
@@ -119,13 +93,13 @@ func startProcessStack(t *testing.T, extra ...string) *processStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := &processStack{out: &lockedBuffer{}, broker: "127.0.0.1:" + strconv.Itoa(port)}
+	ps := &processStack{out: &devstack.Output{}, broker: "127.0.0.1:" + strconv.Itoa(port)}
 	ps.sup = &devstack.Supervisor{Binary: bin, Output: ps.out}
 	ps.kafka = pkafka.Config{Brokers: []string{ps.broker}, ClientID: "e2e-process"}
 	t.Cleanup(func() {
 		ps.sup.StopAll(10 * time.Second)
 		if t.Failed() {
-			t.Logf("process output (tail):\n%s", tail(ps.out.String(), 60))
+			t.Logf("process output (tail):\n%s", devstack.Tail(ps.out.String(), 60))
 		}
 	})
 	if _, err := ps.sup.Start("broker", "broker", "--addr", ps.broker, "--partitions", "12", "--log-level", "warn"); err != nil {

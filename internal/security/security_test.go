@@ -1,7 +1,6 @@
 package security
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,34 +53,11 @@ func secret(t *testing.T, prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b)
 }
 
-// lockedBuffer collects the output of child processes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // cluster is a secured `podium broker` process and the environment its clients need.
 type cluster struct {
 	t      *testing.T
 	sup    *devstack.Supervisor
-	out    *lockedBuffer
+	out    *devstack.Output
 	addr   string   // what clients bootstrap from
 	client []string // the clients' environment: PODIUM_KAFKA_* settings
 }
@@ -96,7 +72,7 @@ func startBroker(t *testing.T, env []string, advertise string, flags ...string) 
 		t.Fatal(err)
 	}
 	listen := "127.0.0.1:" + strconv.Itoa(port)
-	c := &cluster{t: t, out: &lockedBuffer{}, addr: listen}
+	c := &cluster{t: t, out: &devstack.Output{}, addr: listen}
 	if advertise != "" {
 		c.addr = advertise
 	}
@@ -104,7 +80,7 @@ func startBroker(t *testing.T, env []string, advertise string, flags ...string) 
 	t.Cleanup(func() {
 		c.sup.StopAll(10 * time.Second)
 		if t.Failed() {
-			t.Logf("process output (tail):\n%s", tail(c.out.String(), 60))
+			t.Logf("process output (tail):\n%s", devstack.Tail(c.out.String(), 60))
 		}
 	})
 	args := append([]string{"broker", "--addr", listen, "--advertise", c.addr, "--partitions", partitions,
@@ -352,7 +328,7 @@ func TestWrongCredentialsAreRefused(t *testing.T) {
 				if conns > 5 {
 					t.Errorf("opened %d connections, want at most 5 (no retry storm)", conns)
 				}
-				last := tail(out, 1)
+				last := devstack.Tail(out, 1)
 				if !strings.HasPrefix(last, "podium: ") {
 					t.Errorf("last line: got %q, want the error, prefixed with \"podium: \"", last)
 				}
@@ -404,12 +380,12 @@ func startBrokerAt(t *testing.T, port int, advertise, users string) *cluster {
 	t.Helper()
 	bin := podiumBinary(t)
 	listen := "127.0.0.1:" + strconv.Itoa(port)
-	c := &cluster{t: t, out: &lockedBuffer{}, addr: advertise}
+	c := &cluster{t: t, out: &devstack.Output{}, addr: advertise}
 	c.sup = &devstack.Supervisor{Binary: bin, Output: c.out, Env: []string{"PODIUM_SASL_USERS=" + users}}
 	t.Cleanup(func() {
 		c.sup.StopAll(10 * time.Second)
 		if t.Failed() {
-			t.Logf("process output (tail):\n%s", tail(c.out.String(), 60))
+			t.Logf("process output (tail):\n%s", devstack.Tail(c.out.String(), 60))
 		}
 	})
 	if _, err := c.sup.Start("broker", "broker", "--addr", listen, "--advertise", advertise, "--partitions", partitions); err != nil {
@@ -452,7 +428,7 @@ func TestTLSRefusals(t *testing.T) {
 			if !strings.Contains(out, tt.want) {
 				t.Errorf("output lacks %q:\n%s", tt.want, out)
 			}
-			t.Logf("refused in %s: %s", took.Round(time.Millisecond), tail(out, 1))
+			t.Logf("refused in %s: %s", took.Round(time.Millisecond), devstack.Tail(out, 1))
 		})
 	}
 	t.Run("right CA and client certificate", func(t *testing.T) {
