@@ -30,7 +30,7 @@ import (
 // until someone checks the rules against the new schema and updates the hash.
 
 // envelopeSchemaSHA256 is the hash of schemas/envelope.v1.json the fast path implements.
-const envelopeSchemaSHA256 = "bd95e5502e50a7d12a16156ee5235bbac6c895a278ae071d69eb530aff6aed66"
+const envelopeSchemaSHA256 = "7ef9d8fc5f3fcfe53f4eff74bc83e56572e9f05ee10568c388696eac3033d639"
 
 // fastEnvelope reports whether the fast path is on: the embedded envelope schema is the one
 // the rules were written for.
@@ -145,12 +145,12 @@ func fastAttributes(raw map[string]json.RawMessage) (map[string]any, bool) {
 		return nil, false
 	}
 	// the conditionals: replies need correlationid and outcome; commands (neither
-	// podium.order.* nor a reply) need sagaid, step, idempotencykey and attempt.
+	// podium.order.*, podium.saga.* nor a reply) need sagaid, step, idempotencykey and attempt.
 	var needed []string
 	switch {
 	case isReplyType(typ):
 		needed = []string{ExtCorrelationID, ExtOutcome}
-	case !strings.HasPrefix(typ, "podium.order."):
+	case !strings.HasPrefix(typ, "podium.order.") && !strings.HasPrefix(typ, "podium.saga."):
 		needed = []string{ExtSagaID, ExtStep, ExtIdempotencyKey, ExtAttempt}
 	}
 	for _, k := range needed {

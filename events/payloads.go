@@ -1,6 +1,9 @@
 package events
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The payloads below are the data of the event types; their JSON field names are the
 // contract, their constraints are in the schemas (package schemas).
@@ -141,6 +144,33 @@ type OrderLifecycle struct {
 	Step    string `json:"step,omitempty"`
 }
 
+// SagaTimeline is the data of [TypeSagaTimeline] on [TopicOrdersEvents]: the history
+// entries that one batch of the orchestrator appended to one saga, oldest first. The
+// snapshot in podium.saga-state holds only what the engine needs to continue; this stream
+// is the complete audit trail (every dispatch, attempt, reply, timeout, compensation and
+// operator action), from which the API builds each order's timeline.
+//
+// Version is the saga's version after the last entry. A redelivery after a crash repeats
+// a record with the same Version (and possibly other times): a consumer that already
+// applied that version skips it.
+type SagaTimeline struct {
+	SagaID     string          `json:"saga_id"`
+	Definition string          `json:"definition"`
+	Version    uint64          `json:"version"`
+	Status     string          `json:"status"` // the saga status after the entries
+	Entries    []TimelineEntry `json:"entries"`
+}
+
+// TimelineEntry is one transition of a saga (see saga.HistoryEntry for the kinds).
+type TimelineEntry struct {
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"`
+	Step      string    `json:"step,omitempty"`
+	Attempt   int       `json:"attempt,omitempty"`
+	CommandID string    `json:"command_id,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
 // orderIDOf returns the order ID of payloads that carry one, so that Decode can check it
 // against the envelope's subject.
 func orderIDOf(p any) (string, bool) {
@@ -171,6 +201,8 @@ func orderIDOf(p any) (string, bool) {
 		return p.OrderID, true
 	case *OrderLifecycle:
 		return p.OrderID, true
+	case *SagaTimeline:
+		return p.SagaID, true
 	}
 	return "", false
 }

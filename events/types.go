@@ -21,6 +21,9 @@ const (
 	TypeOrderCancelled = "podium.order.cancelled.v1"
 	// TypeOrderFailed: a compensation exhausted its retries (orders.events, data OrderLifecycle).
 	TypeOrderFailed = "podium.order.failed.v1"
+	// TypeSagaTimeline: the history entries one batch appended to one saga (orders.events,
+	// data SagaTimeline). The audit stream from which the API builds each order's timeline.
+	TypeSagaTimeline = "podium.saga.timeline.v1"
 )
 
 // Command types, sent on <worker>.commands. The reply to a command has the type
@@ -58,6 +61,7 @@ var eventTypes = map[string]typeSpec{
 	TypeOrderCompleted: {schema: "order.lifecycle.v1", payload: payload[OrderLifecycle]()},
 	TypeOrderCancelled: {schema: "order.lifecycle.v1", payload: payload[OrderLifecycle]()},
 	TypeOrderFailed:    {schema: "order.lifecycle.v1", payload: payload[OrderLifecycle]()},
+	TypeSagaTimeline:   {schema: "saga.timeline.v1", payload: payload[SagaTimeline]()},
 }
 
 // commandTypes lists the command types. Each gets its reply type registered automatically.
