@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	pkafka "github.com/podiumhq/podium/internal/kafka"
 )
 
 // serveMetrics starts /metrics, /healthz and /readyz on addr (nothing when addr is empty)
@@ -26,6 +28,7 @@ import (
 func serveMetrics(ctx context.Context, addr string, log zerolog.Logger) (*prometheus.Registry, func(), func(), error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(pkafka.Collectors()...)
 	var ready atomic.Bool
 	markReady := func() { ready.Store(true) }
 	if addr == "" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
 )
 
@@ -163,6 +164,51 @@ func TestChunkByBytes(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: got chunks %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestProducerCountsBytesAndCompresses(t *testing.T) {
+	_, cfg := newCluster(t)
+	topic := uniqueName(t, "counted")
+	createTopics(t, cfg, TopicSpec{Name: topic, Partitions: 1})
+	p := NewProducer(cfg)
+	defer p.Close()
+
+	wireBefore := testutil.ToFloat64(producedBytes.WithLabelValues(topic))
+	var msgs []kafkago.Message
+	want := 0
+	for i := range 200 {
+		m := kafkago.Message{
+			Topic:   topic,
+			Key:     []byte(fmt.Sprintf("ord-%d", i)),
+			Value:   []byte(fmt.Sprintf(`{"specversion":"1.0","type":"podium.inventory.reserve.v1","source":"podium/orchestrator","subject":"ord-%d"}`, i)),
+			Headers: []kafkago.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}},
+		}
+		want += len(m.Key) + len(m.Value) + len("content-type") + len("application/cloudevents+json")
+		msgs = append(msgs, m)
+	}
+	if err := p.WriteMessages(testContext(t, 20*time.Second), msgs...); err != nil {
+		t.Fatalf("WriteMessages: %v", err)
+	}
+	if got := testutil.ToFloat64(producedRecordBytes.WithLabelValues(topic)); int(got) != want {
+		t.Errorf("record bytes: got %v, want %d", got, want)
+	}
+	if got := testutil.ToFloat64(producedRecords.WithLabelValues(topic)); got != 200 {
+		t.Errorf("records: got %v, want 200", got)
+	}
+	wire := testutil.ToFloat64(producedBytes.WithLabelValues(topic)) - wireBefore
+	if wire <= 0 || wire > float64(want)/2 {
+		t.Errorf("wire bytes: got %v for %d record bytes, want a compressed batch under half of them", wire, want)
+	}
+	// The compressed records read back intact.
+	got, _ := readAll(t, cfg, topic, 0)
+	if len(got) != len(msgs) {
+		t.Fatalf("read %d records, want %d", len(got), len(msgs))
+	}
+	for i, m := range got {
+		if string(m.Value) != string(msgs[i].Value) {
+			t.Errorf("record %d: got %s, want %s", i, m.Value, msgs[i].Value)
 		}
 	}
 }
