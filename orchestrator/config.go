@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +37,24 @@ type Config struct {
 	// one snapshot/command write. Default: 512.
 	BatchSize int
 
+	// Retention is how long the last snapshot of a finished saga (a small marker: status,
+	// steps, reasons) stays in podium.saga-state before it is tombstoned. The saga itself
+	// leaves memory when it finishes. At least two minutes. Default: 24h.
+	Retention time.Duration
+
+	// DedupeWindow is how long a finished saga is remembered, so that a duplicate start
+	// (a second OrderPlaced) starts nothing and a late reply is ignored as "finished",
+	// even after its snapshot was tombstoned. It costs about 45 bytes of memory per saga
+	// finished within the window (plus its ID during Retention), and 17 bytes in
+	// podium.saga-state. At least Retention. Default: 7 days (168h).
+	DedupeWindow time.Duration
+
+	// MaxStateBytes caps the encoded state of one saga: an input whose state would be
+	// larger is a dead letter (reason too_large) instead of a record that no broker
+	// accepts or that slows every restore. Default: 131072 (128 KiB; an order with 1,000
+	// items needs about 60 KiB).
+	MaxStateBytes int
+
 	// SessionTimeout is the consumer-group session timeout: how long a silent member keeps
 	// its partitions. Default: 10s.
 	SessionTimeout time.Duration
@@ -55,6 +74,15 @@ type Config struct {
 	Ready func()
 }
 
+// Defaults of Config.
+const (
+	DefaultRetention     = 24 * time.Hour
+	DefaultDedupeWindow  = 7 * 24 * time.Hour
+	DefaultMaxStateBytes = 128 << 10
+	// MinRetention is the shortest Retention (and DedupeWindow) accepted.
+	MinRetention = 2 * time.Minute
+)
+
 // withDefaults returns a copy of c with every unset field at its default.
 func (c Config) withDefaults() Config {
 	if c.GroupID == "" {
@@ -71,6 +99,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = DefaultDedupeWindow
+	}
+	if c.MaxStateBytes == 0 {
+		c.MaxStateBytes = DefaultMaxStateBytes
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -97,6 +134,15 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("orchestrator: batch size must be positive"))
+	}
+	if c.Retention != 0 && c.Retention < MinRetention {
+		errs = append(errs, fmt.Errorf("orchestrator: retention %s is below the minimum of %s (a finished saga's index record is written about a minute after it finished)", c.Retention, MinRetention))
+	}
+	if c.DedupeWindow != 0 && c.DedupeWindow < max(c.Retention, MinRetention) {
+		errs = append(errs, fmt.Errorf("orchestrator: dedupe window %s must be at least the retention (%s)", c.DedupeWindow, max(c.Retention, MinRetention)))
+	}
+	if c.MaxStateBytes < 0 || (c.MaxStateBytes > 0 && c.MaxStateBytes < 16<<10) {
+		errs = append(errs, fmt.Errorf("orchestrator: max state bytes %d must be at least 16384", c.MaxStateBytes))
 	}
 	return errors.Join(errs...)
 }

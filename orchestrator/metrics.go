@@ -26,6 +26,8 @@ type Metrics struct {
 	Fenced          prometheus.Counter       // batches refused because the process stalled
 	RestoreMoved    prometheus.Counter       // restores during which the changelog's end moved
 	StaleSnapshots  prometheus.Counter       // snapshots of ended generations seen in the changelog
+	FinishedSagas   prometheus.Gauge         // finished sagas held in the dedupe index
+	Tombstones      prometheus.Counter       // tombstones written to podium.saga-state
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not registered).
@@ -50,7 +52,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "podium_orchestrator_owned_partitions", Help: "Partitions processed by this instance.",
 		}),
 		Sagas: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "podium_orchestrator_sagas", Help: "Sagas held in memory by this instance.",
+			Name: "podium_orchestrator_sagas", Help: "Sagas in flight held in memory by this instance.",
+		}),
+		FinishedSagas: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "podium_orchestrator_finished_sagas", Help: "Finished sagas held in the dedupe index (a hash and a status each) by this instance.",
+		}),
+		Tombstones: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "podium_orchestrator_tombstones_total", Help: "Tombstones written to podium.saga-state (finished snapshots after the retention, index records after the dedupe window).",
 		}),
 		RestoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "podium_orchestrator_restore_seconds", Help: "Time to restore one partition from podium.saga-state.",
@@ -95,7 +103,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Records, m.DeadLetters, m.Forwarded, m.Commands, m.Lifecycle, m.OwnedPartitions,
 			m.Sagas, m.RestoreSeconds, m.BatchSeconds, m.Resent, m.Ignored, m.StepLatency, m.Fenced, m.RestoreMoved, m.StaleSnapshots,
-			m.Timeouts, m.Retries, m.Compensations, m.Lag)
+			m.Timeouts, m.Retries, m.Compensations, m.Lag, m.FinishedSagas, m.Tombstones)
 	}
 	return m
 }

@@ -45,8 +45,9 @@ type processor struct {
 	partition int
 	log       zerolog.Logger
 
-	sagas   map[string]*saga.State
-	timers  *timerQueue
+	sagas    map[string]*saga.State // sagas in flight (finished ones leave at once)
+	finished *finishedIndex         // sagas finished within the dedupe window
+	timers   *timerQueue
 	offsets map[string]int64 // next offset to commit, by topic
 	fence   *fence
 
@@ -71,6 +72,7 @@ func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
 		partition:    a.Partition,
 		log:          cfg.Logger.With().Int("partition", a.Partition).Logger(),
 		sagas:        make(map[string]*saga.State),
+		finished:     newFinishedIndex(a.Partition, cfg.Partitions, cfg.Retention, cfg.DedupeWindow),
 		timers:       newTimerQueue(),
 		offsets:      make(map[string]int64),
 	}
@@ -88,14 +90,18 @@ func (p *processor) run(ctx context.Context) error {
 	}
 	p.cfg.Metrics.RestoreSeconds.Observe(time.Since(start).Seconds())
 	p.cfg.Metrics.Sagas.Add(float64(len(p.sagas)))
-	defer func() { p.cfg.Metrics.Sagas.Sub(float64(len(p.sagas))) }()
+	p.cfg.Metrics.FinishedSagas.Add(float64(p.finished.Len()))
+	defer func() {
+		p.cfg.Metrics.Sagas.Sub(float64(len(p.sagas)))
+		p.cfg.Metrics.FinishedSagas.Sub(float64(p.finished.Len()))
+	}()
 	if err := p.rewrite(ctx, rewrite); err != nil {
 		return fmt.Errorf("re-writing the newest snapshots of partition %d: %w", p.partition, err)
 	}
 	if err := p.resendInFlight(ctx); err != nil {
 		return fmt.Errorf("re-sending in-flight commands of partition %d: %w", p.partition, err)
 	}
-	p.log.Info().Int("sagas", len(p.sagas)).Dur("restore", time.Since(start)).Msg("partition restored")
+	p.log.Info().Int("sagas", len(p.sagas)).Int("finished", p.finished.Len()).Dur("restore", time.Since(start)).Msg("partition restored")
 
 	in := make(chan kafkago.Message, p.cfg.BatchSize)
 	readCtx, stopReading := context.WithCancel(ctx)
@@ -123,6 +129,9 @@ func (p *processor) run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// Housekeeping (index records, tombstones) also runs when no input arrives.
+	tick := time.NewTicker(housekeepingInterval)
+	defer tick.Stop()
 	batch := make([]kafkago.Message, 0, p.cfg.BatchSize)
 	for {
 		timer.Stop()
@@ -140,6 +149,7 @@ func (p *processor) run(ctx context.Context) error {
 		case m := <-in:
 			batch = append(batch, m)
 		case <-timerC:
+		case <-tick.C:
 		}
 	drain:
 		for len(batch) < p.cfg.BatchSize {
@@ -200,6 +210,14 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 	lastIsKept := map[string]bool{}
 	end, err := pkafka.ReadPartition(ctx, p.cfg.Kafka, events.TopicSagaState, p.partition, func(m kafkago.Message) error {
 		id := string(m.Key)
+		if strings.HasPrefix(id, IndexKeyPrefix) {
+			if m.Value == nil {
+				p.finished.forgetRecord(id)
+			} else if err := p.finished.restoreRecord(id, m.Value); err != nil {
+				p.log.Error().Err(err).Int64("offset", m.Offset).Msg("skipping unreadable finished-saga index record")
+			}
+			return nil
+		}
 		if m.Value == nil { // tombstone
 			delete(p.sagas, id)
 			delete(lastIsKept, id)
@@ -233,6 +251,23 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 		p.log.Error().Int64("end_at_start", end).Int64("end_now", now).
 			Msg("the saga changelog grew during restore: another writer is alive for this partition")
 	}
+	// Finished sagas leave memory: the index keeps what dedupe and retention need.
+	for id, s := range p.sagas {
+		if s.Finished() {
+			p.finished.add(id, s.Status, s.UpdatedAt)
+			delete(p.sagas, id)
+			delete(lastIsKept, id)
+			continue
+		}
+		if st, done := p.finished.lookup(id); done {
+			// A late snapshot of an ended generation outlived the saga's tombstone.
+			p.log.Warn().Str("order_id", id).Str("status", string(st)).Uint64("version", s.Version).
+				Msg("dropping the snapshot of a saga that already finished")
+			delete(p.sagas, id)
+			delete(lastIsKept, id)
+		}
+	}
+	p.finished.sortRestored()
 	var rewrite []string
 	for id, kept := range lastIsKept {
 		if !kept {
@@ -279,6 +314,9 @@ func (p *processor) snapshots(ids []string) ([]kafkago.Message, error) {
 			continue
 		}
 		s.Generation = p.a.Generation.ID
+		if s.Finished() {
+			s = finishedMarker(s)
+		}
 		value, err := json.Marshal(s)
 		if err != nil {
 			return nil, fmt.Errorf("encoding snapshot of %s: %w", id, err)
@@ -383,7 +421,8 @@ func (p *processor) resendInFlight(ctx context.Context) error {
 type batchOutput struct {
 	messages []kafkago.Message // commands, lifecycle events, dead letters, forwards
 	dirty    map[string]bool
-	order    []string // dirty sagas in first-touched order
+	order    []string                        // dirty sagas in first-touched order
+	timeline map[string][]saga.HistoryEntry // history entries of the batch, by saga
 }
 
 func (b *batchOutput) touch(id string) {
@@ -400,7 +439,7 @@ func (b *batchOutput) touch(id string) {
 func (p *processor) process(ctx context.Context, batch []kafkago.Message) error {
 	start := time.Now()
 	now := p.cfg.Now()
-	out := &batchOutput{dirty: make(map[string]bool)}
+	out := &batchOutput{dirty: make(map[string]bool), timeline: make(map[string][]saga.HistoryEntry)}
 	inputs := 0
 	for _, m := range batch {
 		if m.Topic == events.TopicSagaState {
@@ -419,7 +458,9 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) error 
 		}
 		p.apply(id, s, saga.TimerInput(), "", now, out)
 	}
-	if len(out.messages) == 0 && len(out.order) == 0 && inputs == 0 {
+	out.messages = append(out.messages, p.timelineMessages(out, now)...)
+	housekeeping, housekept := p.finished.housekeeping(now)
+	if len(out.messages) == 0 && len(out.order) == 0 && len(housekeeping) == 0 && inputs == 0 {
 		return nil
 	}
 	// A processor writes only while its generation lives: after a rebalance another
@@ -432,17 +473,21 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) error 
 			return fmt.Errorf("writing commands and events: %w", err)
 		}
 	}
-	if len(out.order) > 0 {
+	if len(out.order) > 0 || len(housekeeping) > 0 {
 		snaps, err := p.snapshots(out.order)
 		if err != nil {
 			return err
 		}
+		p.retire(out.order)
+		snaps = append(snaps, housekeeping...)
 		if err := p.writable(ctx); err != nil {
 			return err
 		}
 		if err := p.w.WriteMessages(ctx, snaps...); err != nil {
 			return fmt.Errorf("writing snapshots: %w", err)
 		}
+		housekept()
+		p.cfg.Metrics.Tombstones.Add(float64(countTombstones(housekeeping)))
 	}
 	if inputs > 0 {
 		if err := ctx.Err(); err != nil {
@@ -516,11 +561,29 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 		_ = env.DecodeData(&r) // validated by Decode
 		in = saga.ReplyInput(env.CorrelationID, env.Step, env.Outcome, r.Reason, r.Result)
 	}
-	if s == nil && m.Topic != events.TopicOrdersPlaced {
-		reason := "unknown_saga"
-		p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
-		log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Msg("ignoring record for an unknown order")
-		return
+	if s == nil {
+		if status, done := p.finished.lookup(orderID); done {
+			// The saga finished (its state may be gone): a duplicate start, a late or
+			// repeated reply, or a control request. Nothing changes.
+			reason := "finished"
+			if m.Topic == events.TopicOrdersPlaced {
+				reason = "duplicate_start"
+			}
+			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
+			log.Info().Str("topic", m.Topic).Int64("offset", m.Offset).Str("status", string(status)).
+				Msg("ignoring record for a finished order")
+			return
+		}
+		if m.Topic != events.TopicOrdersPlaced {
+			reason := "unknown_saga"
+			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
+			log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Msg("ignoring record for an unknown order")
+			return
+		}
+		if err := p.fits(orderID, in, now); err != nil {
+			p.deadLetter(m, err, out)
+			return
+		}
 	}
 	p.apply(orderID, s, in, env.ID, now, out)
 }
@@ -545,7 +608,8 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 	}
 	p.sagas[id] = next
 	out.touch(id)
-	p.observe(s, next, in, now)
+	out.timeline[id] = append(out.timeline[id], outputs.History...)
+	p.observe(s, next, outputs.History, in, now)
 	due, ok := next.NextTimer()
 	p.timers.schedule(id, due, ok)
 	for _, c := range outputs.Commands {
@@ -583,15 +647,11 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 	}
 }
 
-// observe feeds the metrics from one transition: the history entries it appended, and the
+// observe feeds the metrics from one transition: the history entries it made, and the
 // dispatch-to-reply latency of a step a reply settled.
-func (p *processor) observe(prev, next *saga.State, in saga.Input, now time.Time) {
+func (p *processor) observe(prev, next *saga.State, history []saga.HistoryEntry, in saga.Input, now time.Time) {
 	m := p.cfg.Metrics
-	added := len(next.History) + next.HistoryDropped
-	if prev != nil {
-		added -= len(prev.History) + prev.HistoryDropped
-	}
-	for _, h := range next.History[max(len(next.History)-added, 0):] {
+	for _, h := range history {
 		switch h.Kind {
 		case saga.HistoryTimeout:
 			m.Timeouts.Inc()
@@ -727,4 +787,99 @@ func newTraceParent() string {
 	t := uuid.New()
 	s := uuid.New()
 	return fmt.Sprintf("00-%x-%x-01", t[:], s[:8])
+}
+
+// housekeepingInterval is how often an idle processor writes due index records and
+// tombstones.
+const housekeepingInterval = 2 * time.Second
+
+// retire drops the finished sagas among ids from memory, into the finished index. Their
+// last snapshot (a small marker) is in the batch being written; the index tombstones it
+// when the retention ends.
+func (p *processor) retire(ids []string) {
+	for _, id := range ids {
+		s := p.sagas[id]
+		if s == nil || !s.Finished() {
+			continue
+		}
+		delete(p.sagas, id)
+		p.timers.schedule(id, time.Time{}, false)
+		p.finished.add(id, s.Status, s.UpdatedAt)
+		p.cfg.Metrics.Sagas.Dec()
+		p.cfg.Metrics.FinishedSagas.Inc()
+	}
+}
+
+// fits reports, as a dead-letter reason, a start whose saga state would exceed
+// Config.MaxStateBytes. Small inputs are not measured: a state is its input plus a
+// bounded bookkeeping of its steps.
+func (p *processor) fits(id string, in saga.Input, now time.Time) error {
+	if len(in.Payload) < p.cfg.MaxStateBytes/4 {
+		return nil
+	}
+	next, _, err := p.cfg.Definition.Apply(nil, in, now)
+	if err != nil {
+		return nil // Apply reports it
+	}
+	b, err := json.Marshal(next)
+	if err != nil || len(b) <= p.cfg.MaxStateBytes {
+		return nil
+	}
+	return &events.DecodeError{Field: "data", Rule: RuleTooLarge,
+		Err: fmt.Errorf("the saga state of order %s would be %d bytes, above the limit of %d", id, len(b), p.cfg.MaxStateBytes)}
+}
+
+// RuleTooLarge is the dead-letter reason of an input whose saga state would not fit the
+// configured record size (Config.MaxStateBytes).
+const RuleTooLarge = "too_large"
+
+// timelineMessages encodes the history entries of the batch as one podium.saga.timeline.v1
+// record per saga, in the order the sagas were touched.
+func (p *processor) timelineMessages(out *batchOutput, now time.Time) []kafkago.Message {
+	var msgs []kafkago.Message
+	for _, id := range out.order {
+		entries := out.timeline[id]
+		s := p.sagas[id]
+		if len(entries) == 0 || s == nil {
+			continue
+		}
+		tl := events.SagaTimeline{SagaID: id, Definition: s.Definition, Version: s.Version, Status: string(s.Status),
+			Entries: make([]events.TimelineEntry, len(entries))}
+		for i, h := range entries {
+			tl.Entries[i] = events.TimelineEntry(h)
+		}
+		data, err := json.Marshal(tl)
+		if err != nil {
+			p.log.Error().Err(err).Str("order_id", id).Msg("encoding timeline")
+			continue
+		}
+		env := events.Envelope{
+			ID:              uuid.NewSHA1(eventNamespace, []byte(id+"/timeline/"+strconv.FormatUint(s.Version, 10))).String(),
+			Source:          "podium/orchestrator",
+			Type:            events.TypeSagaTimeline,
+			Subject:         id,
+			Time:            now.UTC(),
+			DataContentType: "application/json",
+			SagaID:          id,
+			TraceParent:     s.TraceParent,
+			Data:            data,
+		}
+		value, headers, err := events.Encode(env)
+		if err != nil {
+			p.log.Error().Err(err).Str("order_id", id).Msg("encoding timeline")
+			continue
+		}
+		msgs = append(msgs, kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte(id), Value: value, Headers: toKafkaHeaders(headers)})
+	}
+	return msgs
+}
+
+func countTombstones(msgs []kafkago.Message) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Value == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -21,6 +21,9 @@ func newOrchestratorCmd() *cobra.Command {
 		session     time.Duration
 		metricsAddr string
 		sagaOpts    order.Options
+		retention   time.Duration
+		dedupe      time.Duration
+		maxState    int
 	)
 	cmd := &cobra.Command{
 		Use:   "orchestrator",
@@ -49,12 +52,16 @@ func newOrchestratorCmd() *cobra.Command {
 				Partitions:     partitions,
 				BatchSize:      batchSize,
 				SessionTimeout: session,
+				Retention:      retention,
+				DedupeWindow:   dedupe,
+				MaxStateBytes:  maxState,
 				Logger:         log,
 				Metrics:        orchestrator.NewMetrics(metrics),
 				Ready:          markReady,
 			}
 			kafka.logFields(log.Info()).Int("partitions", partitions).Str("group_id", groupID).
 				Int("batch_size", batchSize).Dur("session_timeout", session).Str("metrics_addr", metricsAddr).
+				Dur("retention", retention).Dur("dedupe_window", dedupe).Int("max_state_bytes", maxState).
 				Dur("step_timeout", sagaOpts.Timeout).Int("max_attempts", sagaOpts.Retry.MaxAttempts).
 				Dur("compensation_timeout", sagaOpts.CompensationTimeout).Int("compensation_max_attempts", sagaOpts.CompensationRetry.MaxAttempts).
 				Msg("configuration")
@@ -73,6 +80,12 @@ func newOrchestratorCmd() *cobra.Command {
 	intFlag(fs, &batchSize, "batch-size", 512, "maximum input records applied per batch")
 	durationFlag(fs, &session, "session-timeout", 10*time.Second, "consumer-group session timeout (failover time of a dead instance)")
 	stringFlag(fs, &metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (empty: off)")
+	durationFlag(fs, &retention, "retention", orchestrator.DefaultRetention,
+		"how long a finished saga's last snapshot stays in podium.saga-state before its tombstone")
+	durationFlag(fs, &dedupe, "dedupe-window", orchestrator.DefaultDedupeWindow,
+		"how long a finished order is remembered, so a duplicate OrderPlaced starts nothing (≥ --retention)")
+	intFlag(fs, &maxState, "max-state-bytes", orchestrator.DefaultMaxStateBytes,
+		"largest saga state accepted: an OrderPlaced whose state would be larger is a dead letter (too_large)")
 	durationFlag(fs, &sagaOpts.Timeout, "step-timeout", order.DefaultTimeout, "per-attempt deadline of each step")
 	intFlag(fs, &sagaOpts.Retry.MaxAttempts, "max-attempts", order.DefaultMaxAttempts, "attempts per step before it fails")
 	durationFlag(fs, &sagaOpts.Retry.Initial, "backoff-initial", 200*time.Millisecond, "first retry backoff")

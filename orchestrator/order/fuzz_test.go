@@ -57,6 +57,7 @@ type fuzzHarness struct {
 	events  map[string]int          // announcements, by kind (+milestone name)
 	doSent  map[string]bool         // steps whose forward command was sent
 	failed  map[string]bool         // steps that received a failure reply to a forward command
+	hist    []saga.HistoryEntry     // every history entry emitted, in order
 }
 
 func newFuzzHarness(t *testing.T) *fuzzHarness {
@@ -135,6 +136,7 @@ func (h *fuzzHarness) apply(in saga.Input) {
 	if err != nil {
 		t.Fatalf("Apply(%+v): %v", in, err)
 	}
+	h.hist = append(h.hist, out.History...)
 	if prev != nil {
 		if !reflect.DeepEqual(prev, before) {
 			t.Fatalf("Apply mutated its input")
@@ -147,7 +149,7 @@ func (h *fuzzHarness) apply(in saga.Input) {
 		}
 	}
 	if err := h.d.CheckState(next); err != nil {
-		t.Fatalf("invariants after %+v: %v\n%s", in, err, history(next))
+		t.Fatalf("invariants after %+v: %v\n%s", in, err, history(h.hist))
 	}
 	// A business failure of a forward step counts once the engine applied it: the step was
 	// unsettled before and is failed with that outcome now.
@@ -216,7 +218,7 @@ func (h *fuzzHarness) apply(in saga.Input) {
 		}
 		for name, st := range next.Steps {
 			if (st.Status == saga.StepCompensated) != want[name] {
-				t.Fatalf("compensated: step %s is %s, want compensated=%v\n%s", name, st.Status, want[name], history(next))
+				t.Fatalf("compensated: step %s is %s, want compensated=%v\n%s", name, st.Status, want[name], history(h.hist))
 			}
 		}
 		if !maps.Equal(got, want) {
@@ -241,7 +243,7 @@ func (h *fuzzHarness) apply(in saga.Input) {
 func (h *fuzzHarness) drain() {
 	for i := 0; ; i++ {
 		if i > 500 {
-			h.t.Fatalf("saga does not settle: status %s\n%s", h.s.Status, history(h.s))
+			h.t.Fatalf("saga does not settle: status %s\n%s", h.s.Status, history(h.hist))
 		}
 		if inflight := h.d.InFlight(h.s); len(inflight) > 0 {
 			h.reply(inflight[0], saga.ReplySuccess)
@@ -258,7 +260,7 @@ func (h *fuzzHarness) drain() {
 		break
 	}
 	if !h.s.Status.Terminal() {
-		h.t.Fatalf("stuck in %s with nothing in flight and no timer\n%s", h.s.Status, history(h.s))
+		h.t.Fatalf("stuck in %s with nothing in flight and no timer\n%s", h.s.Status, history(h.hist))
 	}
 }
 
@@ -271,9 +273,9 @@ func mustJSON(t *testing.T, s *saga.State) []byte {
 	return b
 }
 
-func history(s *saga.State) string {
+func history(hist []saga.HistoryEntry) string {
 	out := ""
-	for _, e := range s.History {
+	for _, e := range hist {
 		out += fmt.Sprintf("  %s %s %s #%d %s\n", e.Time.Format("04:05.000"), e.Kind, e.Step, e.Attempt, e.Detail)
 	}
 	return out

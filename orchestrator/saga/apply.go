@@ -118,18 +118,13 @@ func (e *engine) finish() Outputs {
 	if e.changed {
 		e.s.Version++
 		e.s.UpdatedAt = e.now
-		if limit := e.d.historyLimit(); len(e.s.History) > limit {
-			drop := len(e.s.History) - limit
-			e.s.History = slices.Clone(e.s.History[drop:])
-			e.s.HistoryDropped += drop
-		}
 	}
 	e.out.Changed = e.changed
 	return e.out
 }
 
 func (e *engine) record(kind, step string, attempt int, commandID, detail string) {
-	e.s.History = append(e.s.History, HistoryEntry{
+	e.out.History = append(e.out.History, HistoryEntry{
 		Time: e.now, Kind: kind, Step: step, Attempt: attempt, CommandID: commandID, Detail: detail,
 	})
 	e.changed = true

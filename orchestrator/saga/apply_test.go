@@ -334,8 +334,7 @@ func TestReplyCorrelation(t *testing.T) {
 					t.Errorf("ignored reply produced %d commands, %d events", len(out.Commands), len(out.Events))
 				}
 				after := r.s.Clone()
-				after.History, after.Version, after.UpdatedAt = before.History, before.Version, before.UpdatedAt
-				after.HistoryDropped = before.HistoryDropped
+				after.Version, after.UpdatedAt = before.Version, before.UpdatedAt
 				if !reflect.DeepEqual(after, before) {
 					t.Errorf("ignored reply changed more than the history")
 				}
@@ -789,7 +788,7 @@ func TestBuilderErrors(t *testing.T) {
 			tt.script(r)
 			r.wantStatus(tt.wantStatus)
 			r.wantSteps(tt.wantSteps)
-			if !slices.ContainsFunc(r.s.History, func(h HistoryEntry) bool { return h.Kind == HistoryBuildFailed }) {
+			if !slices.ContainsFunc(r.hist, func(h HistoryEntry) bool { return h.Kind == HistoryBuildFailed }) {
 				t.Errorf("history lacks %s", HistoryBuildFailed)
 			}
 		})
@@ -810,22 +809,52 @@ func TestRetryBuildFailureFailsAgain(t *testing.T) {
 	}
 }
 
-func TestHistoryLimit(t *testing.T) {
-	d := testDefinition()
-	d.HistoryLimit = 5
-	r := newRun(t, d)
-	r.start(`{}`) // started + 2 dispatched
-	for range 10 {
-		r.apply(ReplyInput("x", "a", ReplySuccess, "", nil))
+func TestHistoryIsAnOutputNotState(t *testing.T) {
+	r := newRun(t, testDefinition())
+	out := r.start(`{}`) // started + 2 dispatched
+	if got, want := len(out.History), 3; got != want {
+		t.Fatalf("start history: got %d entries, want %d", got, want)
 	}
-	if got, want := len(r.s.History), 5; got != want {
-		t.Errorf("history length: got %d, want %d", got, want)
+	small, err := json.Marshal(r.s)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, want := r.s.HistoryDropped, 8; got != want {
-		t.Errorf("dropped: got %d, want %d", got, want)
+	for range 50 {
+		r.apply(ReplyInput("x", "a", ReplySuccess, "", nil)) // ignored: unknown command
 	}
-	if got := r.s.History[0].Kind; got != HistoryIgnored {
-		t.Errorf("oldest kept: got %s, want the newest entries", got)
+	if got, want := len(r.hist), 53; got != want {
+		t.Errorf("history: got %d entries, want %d", got, want)
+	}
+	big, err := json.Marshal(r.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the version and time change: the state does not grow with its history.
+	if len(big) > len(small)+4 {
+		t.Errorf("state grew from %d to %d bytes over 50 ignored replies", len(small), len(big))
+	}
+}
+
+func TestStateReadsFormat1(t *testing.T) {
+	// A snapshot as podium wrote it before format 2: the history inside the state.
+	v1 := `{"format":1,"saga_id":"ord-1","definition":"test","status":"running","input":{},"seed":7,` +
+		`"steps":{"a":{"status":"dispatched","do":{"attempt":1,"command_id":"c1","deadline":"2026-01-02T03:04:06Z"}}},` +
+		`"version":3,"generation":4,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z",` +
+		`"history":[{"time":"2026-01-02T03:04:05Z","kind":"started"}],"history_dropped":2}`
+	var s State
+	if err := json.Unmarshal([]byte(v1), &s); err != nil {
+		t.Fatalf("decoding a format-1 state: %v", err)
+	}
+	if s.Format != FormatVersion || s.Version != 3 || s.Generation != 4 || s.Steps["a"].Do.CommandID != "c1" {
+		t.Errorf("got format %d version %d generation %d command %q, want %d, 3, 4, c1",
+			s.Format, s.Version, s.Generation, s.Steps["a"].Do.CommandID, FormatVersion)
+	}
+	b, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "history") {
+		t.Errorf("re-encoded state keeps the history: %s", b)
 	}
 }
 
@@ -837,14 +866,14 @@ func TestStateJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"format":1`) {
+	if !strings.Contains(string(b), `"format":2`) || strings.Contains(string(b), `"history"`) {
 		t.Errorf("JSON lacks the format version: %s", b)
 	}
 	var bad map[string]any
 	if err := json.Unmarshal(b, &bad); err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []any{2, 0, nil} {
+	for _, format := range []any{3, 0, nil} {
 		bad["format"] = format
 		nb, _ := json.Marshal(bad)
 		var s State
@@ -875,10 +904,10 @@ func TestCloneIsDeep(t *testing.T) {
 	c := r.s.Clone()
 	c.Steps["a"].Result[0] = 'X'
 	c.Steps["a"].Do.Answered[0] = "changed"
-	c.History[0].Kind = "changed"
+	c.Milestones = append(c.Milestones[:0:0], "changed")
 	c.Input[0] = 'X'
 	if string(r.s.Steps["a"].Result) == string(c.Steps["a"].Result) || r.s.Steps["a"].Do.Answered[0] == "changed" ||
-		r.s.History[0].Kind == "changed" || r.s.Input[0] == 'X' {
+		r.s.Input[0] == 'X' {
 		t.Errorf("Clone shares memory with the original")
 	}
 	if (*State)(nil).Clone() != nil {

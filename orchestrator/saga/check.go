@@ -27,9 +27,6 @@ func (d *Definition) CheckState(s *State) error {
 	if s.SagaID == "" {
 		add("empty saga ID")
 	}
-	if len(s.History) > d.historyLimit() {
-		add("history has %d entries, limit %d", len(s.History), d.historyLimit())
-	}
 	for name := range s.Steps {
 		if ix.steps[name] == nil {
 			add("unknown step %q in state", name)

@@ -74,7 +74,9 @@ type Definition struct {
 	// They are always treated as optional (their outcome never changes the saga's status),
 	// and must have neither After nor Undo.
 	OnCompensated []Step
-	// HistoryLimit caps State.History (the newest entries are kept). Default: 200.
+	// HistoryLimit caps the timeline that readers of the audit stream keep per saga (the
+	// newest entries are kept; see HistoryLimitOrDefault). The engine itself keeps no
+	// history. Default: 200.
 	HistoryLimit int
 }
 
@@ -283,7 +285,8 @@ func (d *Definition) index() *index {
 	return ix
 }
 
-func (d *Definition) historyLimit() int {
+// HistoryLimitOrDefault is HistoryLimit, or DefaultHistoryLimit when it is 0.
+func (d *Definition) HistoryLimitOrDefault() int {
 	if d.HistoryLimit > 0 {
 		return d.HistoryLimit
 	}

@@ -73,6 +73,7 @@ type run struct {
 	sent map[string]Command
 	cmds []Command // every command emitted, in order
 	evs  []Event
+	hist []HistoryEntry // every history entry emitted, in order
 }
 
 func newRun(t *testing.T, d *Definition) *run {
@@ -130,6 +131,10 @@ func (r *run) apply(in Input) Outputs {
 		r.cmds = append(r.cmds, c)
 	}
 	r.evs = append(r.evs, out.Events...)
+	if out.Changed != (len(out.History) > 0) {
+		r.t.Fatalf("Changed = %v with %d history entries: every change is recorded", out.Changed, len(out.History))
+	}
+	r.hist = append(r.hist, out.History...)
 	for _, c := range r.d.InFlight(next) {
 		if sent, ok := r.sent[c.ID]; !ok || !reflect.DeepEqual(sent, c) {
 			r.t.Fatalf("InFlight command %s differs from the one sent:\n got %+v\nwant %+v", c.ID, c, sent)
@@ -221,7 +226,7 @@ func (r *run) wantSteps(want map[string]StepStatus) {
 
 func (r *run) dump() string {
 	var b strings.Builder
-	for _, h := range r.s.History {
+	for _, h := range r.hist {
 		fmt.Fprintf(&b, "  %s %s %s #%d %s\n", h.Time.Format("15:04:05.000"), h.Kind, h.Step, h.Attempt, h.Detail)
 	}
 	return b.String()
@@ -254,5 +259,5 @@ func kindsOf(evs []Event) []string {
 }
 
 func (r *run) lastHistory() HistoryEntry {
-	return r.s.History[len(r.s.History)-1]
+	return r.hist[len(r.hist)-1]
 }

@@ -122,6 +122,9 @@ type Event struct {
 type Outputs struct {
 	Commands []Command
 	Events   []Event
+	// History lists the transitions this input made, oldest first: the saga's audit trail,
+	// which the runtime publishes (the state does not keep it).
+	History []HistoryEntry
 	// Changed reports whether the state changed (a history entry counts); when false the
 	// returned state equals the input state and need not be written.
 	Changed bool

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// FormatVersion is the State.Format this package writes and reads.
-const FormatVersion = 1
+// FormatVersion is the State.Format this package writes. Format 1 (which carried the
+// history inside every state) is still read: its history is dropped on decoding.
+const FormatVersion = 2
 
 // Status is the status of a saga instance.
 type Status string
@@ -131,8 +132,10 @@ const (
 	HistoryRejected           = "rejected"            // a control request was rejected (Detail: why)
 )
 
-// State is one saga instance. It is a plain value: JSON-serialisable losslessly (times are
-// kept in UTC without monotonic readings, raw JSON compacted), versioned by Format.
+// State is one saga instance: what the engine needs to continue it, and nothing more (its
+// history is an output of Apply, not part of the state). It is a plain value:
+// JSON-serialisable losslessly (times are kept in UTC without monotonic readings, raw JSON
+// compacted), versioned by Format.
 type State struct {
 	Format      int             `json:"format"`
 	SagaID      string          `json:"saga_id"`
@@ -153,24 +156,44 @@ type State struct {
 	Version uint64 `json:"version"`
 	// Generation is owned by the runtime (fencing); Apply copies it unchanged.
 	Generation     int32          `json:"generation,omitempty"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	History        []HistoryEntry `json:"history,omitempty"`
-	HistoryDropped int            `json:"history_dropped,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// UnmarshalJSON decodes a state and rejects unknown format versions.
+// UnmarshalJSON decodes a state of format 2, or of format 1 (whose history is dropped:
+// the timeline lives on the audit stream now), and rejects unknown format versions. The
+// decoded state is of format 2.
 func (s *State) UnmarshalJSON(b []byte) error {
 	type plain State
 	var p plain
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	if p.Format != FormatVersion {
-		return fmt.Errorf("decoding saga state: unknown format version %d (want %d)", p.Format, FormatVersion)
+	switch p.Format {
+	case FormatVersion:
+	case 1:
+		p.Format = FormatVersion
+	default:
+		return fmt.Errorf("decoding saga state: unknown format version %d (want 1 or %d)", p.Format, FormatVersion)
 	}
 	*s = State(p)
 	return nil
+}
+
+// Finished reports whether the saga will never change again, by itself nor by an
+// operator: its status is terminal (completed, compensated) and no step waits for a reply
+// or a retry (the OnCompensated steps of a compensated saga may still run). The runtime
+// drops a finished saga from memory.
+func (s *State) Finished() bool {
+	if !s.Status.Terminal() {
+		return false
+	}
+	for _, st := range s.Steps {
+		if st != nil && st.Awaiting() {
+			return false
+		}
+	}
+	return true
 }
 
 // Clone returns a deep copy of s.
@@ -195,7 +218,6 @@ func (s *State) Clone() *State {
 		}
 	}
 	c.Milestones = slices.Clone(s.Milestones)
-	c.History = slices.Clone(s.History)
 	return &c
 }
 
