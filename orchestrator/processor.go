@@ -48,8 +48,8 @@ type processor struct {
 	sagas    map[string]*saga.State // sagas in flight (finished ones leave at once)
 	finished *finishedIndex         // sagas finished within the dedupe window
 	timers   *timerQueue
-	offsets map[string]int64 // next offset to commit, by topic
-	fence   *fence
+	offsets  map[string]int64 // next offset to commit, by topic
+	fence    *fence
 
 	// per-attempt timeouts by step, to turn deadlines back into dispatch times
 	timeouts, undoTimeouts map[string]time.Duration
@@ -421,7 +421,7 @@ func (p *processor) resendInFlight(ctx context.Context) error {
 type batchOutput struct {
 	messages []kafkago.Message // commands, lifecycle events, dead letters, forwards
 	dirty    map[string]bool
-	order    []string                        // dirty sagas in first-touched order
+	order    []string                       // dirty sagas in first-touched order
 	timeline map[string][]saga.HistoryEntry // history entries of the batch, by saga
 }
 

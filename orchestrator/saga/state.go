@@ -155,9 +155,9 @@ type State struct {
 	// Version is bumped by Apply on every change.
 	Version uint64 `json:"version"`
 	// Generation is owned by the runtime (fencing); Apply copies it unchanged.
-	Generation     int32          `json:"generation,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Generation int32     `json:"generation,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // UnmarshalJSON decodes a state of format 2, or of format 1 (whose history is dropped:
