@@ -53,6 +53,14 @@ type Config struct {
 	// Default: 30s.
 	WriteTimeout time.Duration
 
+	// ProcessedRetention is how long the reply stored for an idempotency key is kept: a
+	// repeat of the command within it is answered with the stored reply; after it the key is
+	// forgotten (removed from memory, its record on "<Worker>.processed" tombstoned) and a
+	// repeat runs the handler again. Choose it longer than the longest an orchestrator may
+	// retry a step or compensation. Memory per partition is proportional to the keys stored
+	// within it (about 215 bytes per key: at 100 keys/s, 1.9 GB for a day). Default: 24h.
+	ProcessedRetention time.Duration
+
 	// Faults injects failures for tests and benchmarks. Default: none.
 	Faults Faults
 
@@ -95,6 +103,8 @@ const (
 	DefaultFetchMaxWait   = 500 * time.Millisecond
 	DefaultFetchMaxBytes  = 1 << 20
 	DefaultWriteTimeout   = 30 * time.Second
+	// DefaultProcessedRetention is the default of Config.ProcessedRetention.
+	DefaultProcessedRetention = 24 * time.Hour
 )
 
 // ReasonInjectedError is the reason of the error replies injected by Faults.ErrorRate.
@@ -130,6 +140,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ProcessedRetention == 0 {
+		c.ProcessedRetention = DefaultProcessedRetention
 	}
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
@@ -170,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.WriteTimeout < 0 {
 		errs = append(errs, fmt.Errorf("worker: write timeout must be positive, got %s", c.WriteTimeout))
+	}
+	if c.ProcessedRetention <= 0 {
+		errs = append(errs, fmt.Errorf("worker: processed retention must be positive, got %s", c.ProcessedRetention))
 	}
 	errs = append(errs, c.Faults.validate()...)
 	return errors.Join(errs...)

@@ -24,6 +24,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"FetchMaxWait", c.FetchMaxWait, DefaultFetchMaxWait},
 		{"FetchMaxBytes", c.FetchMaxBytes, DefaultFetchMaxBytes},
 		{"WriteTimeout", c.WriteTimeout, DefaultWriteTimeout},
+		{"ProcessedRetention", c.ProcessedRetention, 24 * time.Hour},
 		{"Metrics set", c.Metrics != nil, true},
 	}
 	for _, ch := range checks {
@@ -46,10 +47,11 @@ func TestConfigValidate(t *testing.T) {
 		{"custom worker without types", Config{Worker: "fraud-check"}, []string{"no command types"}},
 		{"everything wrong at once", Config{
 			Worker: "inventory", Partitions: -1, BatchSize: -1, HandlerTimeout: -time.Second,
-			FetchMaxBytes: -1, FetchMaxWait: -time.Second, WriteTimeout: -time.Second,
+			FetchMaxBytes: -1, FetchMaxWait: -time.Second, WriteTimeout: -time.Second, ProcessedRetention: -time.Hour,
 			Faults: Faults{Latency: -time.Second, ErrorRate: 2, DropRate: -0.1, DuplicateRate: math.NaN()},
 		}, []string{
 			"partitions", "batch size", "handler timeout", "fetch max bytes", "fetch max wait", "write timeout",
+			"processed retention",
 			"latency", "error rate", "drop rate", "duplicate rate",
 		}},
 		{"bad broker", Config{Worker: "inventory", Kafka: kafkaConfig("no-port")}, []string{"host:port"}},

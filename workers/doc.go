@@ -18,12 +18,14 @@
 //     dlq.offset; the partition moves on. One bad record never blocks a partition.
 //   - dedupe: on assignment, the goroutine restores the processed store from
 //     "<name>.processed" partition p (a compacted topic: idempotency key → the reply already
-//     sent). A command whose idempotency key is in the store is answered with the stored
-//     reply and the handler is not run. The re-sent reply gets the incoming command's ID as
-//     its correlationid and causationid, its attempt and its traceparent, so the
-//     orchestrator can correlate it with the attempt it has in flight; everything else
-//     (outcome, reason, result) is the stored answer. Its CloudEvents id is derived from the
-//     command ID, so a re-delivered command yields the same reply id.
+//     sent), keeping the replies stored within Config.ProcessedRetention (see Processed
+//     store). A command whose idempotency key is in the store is answered with the stored
+//     reply and the handler is not run. The re-sent reply is the stored answer (type,
+//     outcome, and data: reason, message, result) addressed to the incoming command: its
+//     subject, sagaid, step, idempotencykey, attempt and traceparent, with the command's ID as
+//     its correlationid and causationid, so the orchestrator can correlate it with the
+//     attempt it has in flight. Its CloudEvents id is derived from the command ID, so a
+//     re-delivered command yields the same reply id.
 //   - handle: the Handler runs with a per-command deadline (Config.HandlerTimeout).
 //     A success or failure outcome is final: it is stored (the processed record, keyed by the
 //     idempotency key, lands on the order's home partition, which is p) and replied. An error
@@ -32,9 +34,9 @@
 //     subjected by the order ID, on "<name>.replies", with the extensions sagaid, step,
 //     attempt, idempotencykey and traceparent copied from the command, correlationid and
 //     causationid set to the command ID, and outcome.
-//   - commit: the batch's processed records, replies and dead letters are written in one
-//     synchronous write (one Produce request, all in-sync replicas acknowledge), and only then
-//     is the batch's offset committed. The commit is not waited for (Assignment.CommitAsync):
+//   - commit: the batch's processed records, replies and dead letters, preceded by the
+//     tombstones of expired keys, are written in one synchronous write (one Produce request,
+//     all in-sync replicas acknowledge), and only then is the batch's offset committed. The commit is not waited for (Assignment.CommitAsync):
 //     the next batch is fetched at once, and a commit that is lost only redelivers commands
 //     whose replies are stored.
 //
@@ -53,6 +55,45 @@
 // The store relies on podium's idempotency keys starting with the order ID
 // ("ord-1/reserve-inventory"); a key with another prefix is still deduplicated while the
 // partition stays assigned, but its processed record lands on the prefix's home partition.
+//
+// # Processed store
+//
+// What a partition keeps depends on the retention window and the rate of commands, never on
+// the number of commands ever handled. A success or failure reply is kept for
+// Config.ProcessedRetention (default 24h, flag --processed-retention) from when it was
+// stored: a repeat of its command within the window gets the stored reply; after it the key
+// is forgotten and a repeat runs the handler again (the handler's effect log still keeps the
+// effect single, for as long as the log keeps the key). Choose the window longer than the
+// longest an orchestrator may retry a step, compensations and operator retries included.
+//
+// In memory, a key costs its string, the reply's data (reason, message, result JSON), a
+// 32-byte entry with the stored-at time, a type index and the outcome, and a 24-byte entry
+// of a FIFO queue of (stored-at, key): replies are stored in time order, so expiring is
+// popping the front of the queue, no scan. Measured for the inventory worker's reserve
+// replies (TestStoreMemoryPerKey, 100,000 keys): about 215 bytes per key, map and queue
+// included. A worker that stores R replies a second holds about R × ProcessedRetention keys
+// over its partitions and instances: at 100 a second, 8.6 million keys (1.9 GB) for a
+// one-day window, 60 million (13 GB) for the default 7 days; size the window accordingly.
+//
+// Expiry runs before every batch and, on a partition whose fetches come back empty, once a
+// second. An expired key leaves memory at once and owes a tombstone (the key with no value)
+// on "<name>.processed", written on the same partition as its record with the next write —
+// the next batch's or the idle partition's own — at most 10 × Config.BatchSize per write,
+// and only while the partition's generation lives: after it ends, the next owner finds the
+// record expired on restore and tombstones it. A write that fails leaves the tombstones
+// owed, to be written with a later one. A key stored again before its tombstone is written
+// needs none: its new record replaces the old one.
+//
+// The processed record is the reply's structured CloudEvent, as sent (the format of earlier
+// versions, so an older worker can still restore from the topic), with the stored-at time as
+// its Kafka timestamp. Restore takes the stored-at time from the reply's time attribute
+// (earlier versions wrote Kafka timestamp 0), else the record's timestamp, else the restore
+// time. A record already out of the window is not kept, and its key is tombstoned with the
+// first write, so the first restore after an upgrade from a version without retention
+// clears the backlog; until then it holds the backlog's keys (not their replies). Restore
+// time is that of reading the partition — once the backlog is compacted away, the records of
+// one window — and of decoding each record like any other (about 15 µs of CPU for an
+// inventory reply).
 //
 // # Threading
 //

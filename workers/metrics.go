@@ -12,6 +12,8 @@ type Metrics struct {
 	Forwarded       *prometheus.CounterVec   // commands forwarded to their home partition
 	InjectedFaults  *prometheus.CounterVec   // injected faults, by worker and fault (error, drop, duplicate)
 	OwnedPartitions *prometheus.GaugeVec     // partitions this instance processes
+	StoredReplies   *prometheus.GaugeVec     // idempotency keys held in the processed stores of the owned partitions
+	ExpiredReplies  *prometheus.CounterVec   // stored replies forgotten because they left the retention window
 	HandlerSeconds  *prometheus.HistogramVec // duration of one Handle call
 	BatchSeconds    *prometheus.HistogramVec // duration of one batch: handle, write, commit
 }
@@ -38,6 +40,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		OwnedPartitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "podium_worker_owned_partitions", Help: "Command partitions this instance processes.",
 		}, []string{"worker"}),
+		StoredReplies: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "podium_worker_stored_replies", Help: "Idempotency keys held in the processed stores of the owned partitions.",
+		}, []string{"worker"}),
+		ExpiredReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_worker_expired_replies_total", Help: "Stored replies forgotten (and tombstoned) because they left the retention window.",
+		}, []string{"worker"}),
 		HandlerSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "podium_worker_handler_seconds", Help: "Duration of one Handle call.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
@@ -49,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Commands, m.Replayed, m.DeadLetters, m.Forwarded, m.InjectedFaults,
-			m.OwnedPartitions, m.HandlerSeconds, m.BatchSeconds)
+			m.OwnedPartitions, m.StoredReplies, m.ExpiredReplies, m.HandlerSeconds, m.BatchSeconds)
 	}
 	return m
 }

@@ -43,8 +43,9 @@ func topicsOf(worker string) topicNames {
 }
 
 // processor turns the commands of one partition into the records to write: processed
-// records, replies, dead letters and forwarded commands. It owns the partition's processed
-// store. One per partition goroutine; not safe for concurrent use.
+// records, replies, dead letters, forwarded commands and the tombstones of expired keys. It
+// owns the partition's processed store. One per partition goroutine; not safe for
+// concurrent use.
 type processor struct {
 	worker         string
 	topics         topicNames
@@ -58,20 +59,14 @@ type processor struct {
 	log            zerolog.Logger
 	now            func() time.Time
 
-	// store maps an idempotency key to the reply stored for it (written and acknowledged).
-	store map[string]events.Envelope
-	// pending holds the replies stored by the batch in hand; they join store once the batch
-	// is written (commitPending) or are forgotten if it is not (discardPending).
-	pending map[string]events.Envelope
+	// store holds the replies stored for the idempotency keys within the retention window.
+	store *processedStore
 }
 
-func newProcessor(cfg Config, h Handler, partition int, store map[string]events.Envelope, log zerolog.Logger) *processor {
+func newProcessor(cfg Config, h Handler, partition int, log zerolog.Logger) *processor {
 	types := make(map[string]bool, len(cfg.Types))
 	for _, t := range cfg.Types {
 		types[t] = true
-	}
-	if store == nil {
-		store = map[string]events.Envelope{}
 	}
 	return &processor{
 		worker:         cfg.Worker,
@@ -85,8 +80,7 @@ func newProcessor(cfg Config, h Handler, partition int, store map[string]events.
 		metrics:        cfg.Metrics,
 		log:            log,
 		now:            time.Now,
-		store:          store,
-		pending:        map[string]events.Envelope{},
+		store:          newProcessedStore(cfg.ProcessedRetention),
 	}
 }
 
@@ -101,26 +95,52 @@ func (p *processor) process(ctx context.Context, recs []kafkago.Message) []kafka
 	return out
 }
 
-// commitPending makes the batch's stored replies part of the store, once written.
+// commitPending makes the batch's stored replies part of the store and settles the
+// tombstones it carried, once written.
 func (p *processor) commitPending() {
-	for k, v := range p.pending {
-		p.store[k] = v
-	}
-	clear(p.pending)
+	p.storedReplies(p.store.written())
 }
 
 // discardPending forgets the batch's stored replies: the batch was not written and will be
-// handled again.
-func (p *processor) discardPending() { clear(p.pending) }
+// handled again. The tombstones it carried stay owed.
+func (p *processor) discardPending() { p.store.unwritten() }
+
+// expire forgets the replies stored longer than the retention window ago and owes their
+// tombstones; it returns how many it forgot.
+func (p *processor) expire() int {
+	n := p.store.expire(p.now())
+	if n > 0 {
+		p.metrics.ExpiredReplies.WithLabelValues(p.worker).Add(float64(n))
+		p.storedReplies(-n)
+	}
+	return n
+}
+
+// storedReplies adds delta to the gauge of stored replies.
+func (p *processor) storedReplies(delta int) {
+	if delta != 0 {
+		p.metrics.StoredReplies.WithLabelValues(p.worker).Add(float64(delta))
+	}
+}
+
+// tombstones returns the tombstones of up to limit owed keys, for the write in hand: a
+// record with the key and no value on the processed topic, which lands on the partition of
+// the record it deletes.
+func (p *processor) tombstones(limit int) []kafkago.Message {
+	keys := p.store.tombstones(limit)
+	if len(keys) == 0 {
+		return nil
+	}
+	now := p.now()
+	out := make([]kafkago.Message, len(keys))
+	for i, k := range keys {
+		out[i] = kafkago.Message{Topic: p.topics.processed, Key: []byte(k), Time: now}
+	}
+	return out
+}
 
 // lookup finds the reply stored for key, by this batch or before.
-func (p *processor) lookup(key string) (events.Envelope, bool) {
-	if e, ok := p.pending[key]; ok {
-		return e, true
-	}
-	e, ok := p.store[key]
-	return e, ok
-}
+func (p *processor) lookup(key string) (storedReply, bool) { return p.store.lookup(key) }
 
 func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafkago.Message {
 	if len(rec.Key) == 0 {
@@ -154,8 +174,8 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 
 	if stored, ok := p.lookup(env.IdempotencyKey); ok {
 		p.metrics.Replayed.WithLabelValues(p.worker).Inc()
-		log.Debug().Str("outcome", stored.Outcome).Msg("repeated idempotency key: re-sending the stored reply")
-		return p.replies(rec, resend(stored, env, p.now()), fault, log)
+		log.Debug().Str("outcome", replyOutcomes[stored.outcome]).Msg("repeated idempotency key: re-sending the stored reply")
+		return p.replies(rec, p.resend(stored, env, p.now()), fault, log)
 	}
 
 	var res Result
@@ -178,10 +198,15 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 		if err != nil {
 			return p.deadLetter(rec, "encoding the reply: "+err.Error())
 		}
-		p.pending[env.IdempotencyKey] = reply
-		out = append(out, kafkago.Message{
-			Topic: p.topics.processed, Key: []byte(env.IdempotencyKey), Value: value, Headers: kafkaHeaders(headers),
-		})
+		// The record's timestamp is the stored-at time too (the reply's time is the first
+		// place restore looks).
+		if stored, ok := p.store.compact(reply, reply.Time); ok {
+			p.store.stage(env.IdempotencyKey, stored)
+			out = append(out, kafkago.Message{
+				Topic: p.topics.processed, Key: []byte(env.IdempotencyKey), Value: value, Headers: kafkaHeaders(headers),
+				Time: reply.Time,
+			})
+		}
 	}
 	return append(out, p.replies(rec, reply, fault, log)...)
 }
@@ -297,17 +322,30 @@ func normalize(res Result) Result {
 	return res
 }
 
-// resend is the stored reply re-addressed to a repeat of its command: the answer (type,
-// outcome, data) stays, the correlation fields are the new command's.
-func resend(stored, cmd events.Envelope, now time.Time) events.Envelope {
-	r := stored
-	r.ID = replyID(cmd.ID)
-	r.Time = now.UTC()
-	r.Attempt = cmd.Attempt
-	r.CorrelationID = cmd.ID
-	r.CausationID = cmd.ID
-	r.TraceParent = cmd.TraceParent
-	return r
+// resend is the stored reply re-addressed to cmd, a repeat of its command: the answer (type,
+// outcome, data) is the stored one; the addressing (subject, sagaid, step, idempotencykey,
+// attempt, correlationid, causationid, traceparent) is the repeat's, and its id is derived
+// from the repeat's ID.
+func (p *processor) resend(stored storedReply, cmd events.Envelope, now time.Time) events.Envelope {
+	t := p.store.types[stored.typ]
+	return events.Envelope{
+		ID:              replyID(cmd.ID),
+		Source:          ReplySource(p.worker),
+		Type:            t.name,
+		Subject:         cmd.Subject,
+		Time:            now.UTC(),
+		DataContentType: events.ContentTypeJSON,
+		DataSchema:      t.schema,
+		SagaID:          cmd.SagaID,
+		Step:            cmd.Step,
+		Attempt:         cmd.Attempt,
+		CorrelationID:   cmd.ID,
+		CausationID:     cmd.ID,
+		IdempotencyKey:  cmd.IdempotencyKey,
+		Outcome:         replyOutcomes[stored.outcome],
+		TraceParent:     cmd.TraceParent,
+		Data:            json.RawMessage(stored.data),
+	}
 }
 
 // eventsRecord is rec as the codec sees it.
@@ -334,23 +372,4 @@ func kafkaHeaders(hs []events.Header) []kafkago.Header {
 		out[i] = kafkago.Header{Key: h.Key, Value: h.Value}
 	}
 	return out
-}
-
-// restoreRecord applies one record of the processed topic to store: a reply stored for its
-// key, or a tombstone that forgets the key. A record that does not decode is skipped (and
-// its key forgotten): the handler runs again for that key, and its effect log keeps the
-// effect single.
-func restoreRecord(store map[string]events.Envelope, rec kafkago.Message, log zerolog.Logger) {
-	key := string(rec.Key)
-	if rec.Value == nil {
-		delete(store, key)
-		return
-	}
-	env, err := events.Decode(eventsRecord(rec))
-	if err != nil {
-		delete(store, key)
-		log.Warn().Err(err).Str("idempotency_key", key).Msg("skipping an undecodable processed record")
-		return
-	}
-	store[key] = env
 }

@@ -65,7 +65,7 @@ func (h *countingHandler) Handle(context.Context, Command) Result {
 func newTestProcessor(t *testing.T, h Handler, f Faults) *processor {
 	t.Helper()
 	cfg := Config{Worker: "inventory", Faults: f}.withDefaults()
-	return newProcessor(cfg, h, home("ord-1"), nil, zerolog.Nop())
+	return newProcessor(cfg, h, home("ord-1"), zerolog.Nop())
 }
 
 // byTopic splits messages by topic.
@@ -432,29 +432,6 @@ func TestFaultSourceExtremes(t *testing.T) {
 		if d := always.next(); d != (faultDecision{Error: true, Drop: true, Duplicate: true}) {
 			t.Fatalf("got %+v with rates 1, want every fault", d)
 		}
-	}
-}
-
-func TestRestoreRecord(t *testing.T) {
-	h := &countingHandler{res: Success(nil)}
-	p := newTestProcessor(t, h, Faults{})
-	out := byTopic(p.process(context.Background(), []kafkago.Message{
-		record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), home("ord-1"), 1),
-	}))
-	stored := out["inventory.processed"][0]
-
-	store := map[string]events.Envelope{}
-	restoreRecord(store, stored, zerolog.Nop())
-	if e, ok := store["ord-1/reserve-inventory"]; !ok || e.CorrelationID != "cmd-1" {
-		t.Fatalf("got store %v, want the reply to cmd-1 under ord-1/reserve-inventory", store)
-	}
-	restoreRecord(store, kafkago.Message{Topic: "inventory.processed", Key: []byte("junk"), Value: []byte("{")}, zerolog.Nop())
-	if _, ok := store["junk"]; ok {
-		t.Error("got an undecodable record in the store, want it skipped")
-	}
-	restoreRecord(store, kafkago.Message{Topic: "inventory.processed", Key: stored.Key}, zerolog.Nop())
-	if len(store) != 0 {
-		t.Errorf("got %d keys after a tombstone, want 0", len(store))
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
 )
 
@@ -21,6 +20,16 @@ const (
 	retryMin = 100 * time.Millisecond
 	retryMax = 5 * time.Second
 )
+
+// idleExpiryInterval is how often an idle partition (its fetches come back empty) expires
+// its processed store and writes the tombstones owed.
+const idleExpiryInterval = time.Second
+
+// tombstonesPerBatch is how many tombstones a write carries at most, in batches of
+// Config.BatchSize: more than a batch stores, so tombstones never fall behind, and few
+// enough that a large backlog (the first restore of a topic that was never tombstoned) is
+// written over many writes instead of one that times out.
+const tombstonesPerBatch = 10
 
 // Run consumes cfg.Worker's commands with h until ctx ends, then finishes the batches in
 // hand and returns nil. It returns an error at once if the configuration is invalid or the
@@ -79,8 +88,14 @@ type runner struct {
 	handler Handler
 	topics  topicNames
 	log     zerolog.Logger
-	writer  *pkafka.Producer
+	writer  batchWriter
 	client  *kafkago.Client
+}
+
+// batchWriter writes records synchronously (acks all): a *pkafka.Producer.
+type batchWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
+	Close() error
 }
 
 func (r *runner) close() {
@@ -122,18 +137,20 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 	owned.Inc()
 	defer owned.Dec()
 
-	store, ok := r.restore(ctx, p, log)
+	proc, ok := r.restore(ctx, p, log)
 	if !ok {
 		return
 	}
-	proc := newProcessor(r.cfg, r.handler, p, store, log)
+	defer func() { proc.storedReplies(-proc.store.len()) }()
 	offset, ok := a.Offsets[r.topics.commands]
 	if !ok {
 		offset = kafkago.FirstOffset
 	}
-	log.Info().Int64("offset", offset).Int("stored_replies", len(store)).Msg("partition assigned")
+	log.Info().Int64("offset", offset).Int("stored_replies", proc.store.len()).
+		Int("owed_tombstones", len(proc.store.owed)).Msg("partition assigned")
 
 	var commits sync.WaitGroup // commits sent and not yet answered
+	var idle idleState
 	backoff := retryMin
 	for ctx.Err() == nil {
 		batch, next, err := r.fetch(ctx, p, offset, log)
@@ -147,6 +164,7 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 		}
 		offset = next
 		if len(batch) == 0 {
+			r.idle(ctx, proc, &idle, log)
 			continue
 		}
 		if err := r.processBatch(ctx, a, proc, batch, &commits, log); err != nil {
@@ -167,20 +185,28 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 	log.Info().Int64("offset", offset).Msg("partition released")
 }
 
-// restore reads the processed store of partition p, retrying until it succeeds or ctx ends.
-func (r *runner) restore(ctx context.Context, p int, log zerolog.Logger) (map[string]events.Envelope, bool) {
+// restore builds the processor of partition p and restores its processed store, retrying
+// until it succeeds or ctx ends. Replies already out of the retention window are not kept;
+// their keys are owed tombstones, written with the first writes.
+func (r *runner) restore(ctx context.Context, p int, log zerolog.Logger) (*processor, bool) {
 	backoff := retryMin
 	for {
 		start := time.Now()
-		store := map[string]events.Envelope{}
+		proc := newProcessor(r.cfg, r.handler, p, log)
+		now := proc.now()
 		end, err := pkafka.ReadPartition(ctx, r.cfg.Kafka, r.topics.processed, p, func(m kafkago.Message) error {
-			restoreRecord(store, m, log)
+			proc.store.restore(m, now, log)
 			return nil
 		})
 		if err == nil {
-			log.Debug().Int64("end_offset", end).Int("keys", len(store)).Dur("took", time.Since(start)).
-				Msg("processed store restored")
-			return store, true
+			proc.store.finishRestore()
+			proc.storedReplies(proc.store.len())
+			if n := len(proc.store.owed); n > 0 {
+				r.cfg.Metrics.ExpiredReplies.WithLabelValues(r.cfg.Worker).Add(float64(n))
+			}
+			log.Debug().Int64("end_offset", end).Int("keys", proc.store.len()).Int("expired", len(proc.store.owed)).
+				Dur("took", time.Since(start)).Msg("processed store restored")
+			return proc, true
 		}
 		if ctx.Err() != nil {
 			return nil, false
@@ -243,14 +269,15 @@ func (r *runner) fetch(ctx context.Context, p int, offset int64, log zerolog.Log
 	return batch, next, nil
 }
 
-// processBatch handles batch, syncs the handler's effects, writes every resulting record in
-// one synchronous call and commits the offset after the batch, without waiting for the
-// commit (commits counts it until it is answered): the next fetch need not wait a round
-// trip, and a lost commit only redelivers commands whose replies are stored. On an error
-// nothing is committed and the batch's stored replies are forgotten, so the caller may
-// handle it again.
+// processBatch expires the replies that left the retention window, handles batch, syncs
+// the handler's effects, writes every resulting record (and the tombstones owed) in one
+// synchronous call and commits the offset after the batch, without waiting for the commit
+// (commits counts it until it is answered): the next fetch need not wait a round trip, and a
+// lost commit only redelivers commands whose replies are stored. On an error nothing is
+// committed and the batch's stored replies are forgotten, so the caller may handle it again.
 func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *processor, batch []kafkago.Message, commits *sync.WaitGroup, log zerolog.Logger) error {
 	start := time.Now()
+	proc.expire()
 	msgs := proc.process(ctx, batch)
 	if s, ok := r.handler.(Syncer); ok {
 		if err := s.Sync(); err != nil {
@@ -258,14 +285,10 @@ func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *pr
 			return fmt.Errorf("syncing effects: %w", err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.WriteTimeout)
-	err := r.writer.WriteMessages(wctx, msgs...)
-	cancel()
+	tombstones, err := r.write(ctx, proc, msgs)
 	if err != nil {
-		proc.discardPending()
-		return fmt.Errorf("writing %d records: %w", len(msgs), err)
+		return err
 	}
-	proc.commitPending()
 	next := batch[len(batch)-1].Offset + 1
 	commits.Add(1)
 	a.CommitAsync(map[string]int64{r.topics.commands: next}, func(err error) {
@@ -276,9 +299,70 @@ func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *pr
 		}
 	})
 	r.cfg.Metrics.BatchSeconds.WithLabelValues(r.cfg.Worker).Observe(time.Since(start).Seconds())
-	log.Debug().Int("commands", len(batch)).Int("records", len(msgs)).Int64("offset", next).
-		Dur("took", time.Since(start)).Msg("batch done")
+	log.Debug().Int("commands", len(batch)).Int("records", len(msgs)).Int("tombstones", tombstones).
+		Int64("offset", next).Dur("took", time.Since(start)).Msg("batch done")
 	return nil
+}
+
+// write writes msgs in one synchronous call, preceded by the tombstones of owed keys while
+// ctx (the partition's generation) lives: after it ends, the batch in hand is still written
+// but no tombstone is, the next owner writes them. On success the batch's stored replies
+// join the store and the tombstones written are settled; on an error the stored replies are
+// forgotten and the tombstones stay owed, to be written with a later write. It returns the
+// number of tombstones written.
+func (r *runner) write(ctx context.Context, proc *processor, msgs []kafkago.Message) (int, error) {
+	var tombstones []kafkago.Message
+	if ctx.Err() == nil {
+		tombstones = proc.tombstones(tombstonesPerBatch * r.cfg.BatchSize)
+	}
+	if len(tombstones) > 0 {
+		// Tombstones first: a key tombstoned and stored again in one write must end with its
+		// new record. (The store does not pick a key the batch stores again; the order keeps
+		// the write safe regardless.)
+		msgs = append(tombstones, msgs...)
+	}
+	if len(msgs) == 0 {
+		proc.commitPending()
+		return 0, nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.WriteTimeout)
+	err := r.writer.WriteMessages(wctx, msgs...)
+	cancel()
+	if err != nil {
+		proc.discardPending()
+		return 0, fmt.Errorf("writing %d records: %w", len(msgs), err)
+	}
+	proc.commitPending()
+	return len(tombstones), nil
+}
+
+// idleState is what a partition loop remembers between empty fetches.
+type idleState struct {
+	last   time.Time // the last idle expiry, on the processor's clock
+	failed bool      // its write failed
+}
+
+// idle is the work of a partition whose fetch came back empty: once per idleExpiryInterval
+// (and at once while tombstones are owed and the last write of them succeeded, to work off a
+// backlog), expire the replies that left the window and write the tombstones owed. A failed
+// write is logged; its tombstones stay owed.
+func (r *runner) idle(ctx context.Context, proc *processor, st *idleState, log zerolog.Logger) {
+	now := proc.now()
+	if now.Sub(st.last) < idleExpiryInterval && (st.failed || !proc.store.owes()) {
+		return
+	}
+	st.last = now
+	expired := proc.expire()
+	n, err := r.write(ctx, proc, nil)
+	st.failed = err != nil
+	if err != nil {
+		log.Warn().Err(err).Msg("writing tombstones of expired keys; retrying later")
+		return
+	}
+	if expired > 0 || n > 0 {
+		log.Debug().Int("expired", expired).Int("tombstones", n).Int("stored_replies", proc.store.len()).
+			Msg("processed store expired")
+	}
 }
 
 // toMessage copies a fetched record into a Message that outlives the fetch response.

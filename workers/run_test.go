@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,13 +140,18 @@ func (c *cluster) count(topic string, partitions int) int {
 // for Run to return and fails the test if it returned an error.
 func (c *cluster) start(h workers.Handler, faults workers.Faults) (stop func()) {
 	c.t.Helper()
+	return c.startConfig(h, workers.Config{Faults: faults})
+}
+
+// startConfig is start with cfg, whose worker, Kafka, fetch wait and logger it sets.
+func (c *cluster) startConfig(h workers.Handler, cfg workers.Config) (stop func()) {
+	c.t.Helper()
+	cfg.Worker, cfg.Kafka, cfg.FetchMaxWait = worker, c.kafka, 100*time.Millisecond
+	cfg.Logger = zerolog.New(zerolog.NewTestWriter(c.t)).Level(zerolog.WarnLevel)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- workers.Run(ctx, workers.Config{
-			Worker: worker, Kafka: c.kafka, Faults: faults, FetchMaxWait: 100 * time.Millisecond,
-			Logger: zerolog.New(zerolog.NewTestWriter(c.t)).Level(zerolog.WarnLevel),
-		}, h)
+		done <- workers.Run(ctx, cfg, h)
 	}()
 	stopped := false
 	stop = func() {
@@ -255,6 +261,54 @@ func TestRunRepeatedKeyIsAnsweredFromTheStore(t *testing.T) {
 	}
 	if n := second.calls.Load(); n != 0 {
 		t.Errorf("got %d handler calls after a restart, want 0", n)
+	}
+}
+
+func TestRunTombstonesExpiredKeys(t *testing.T) {
+	c := newCluster(t)
+	h := &counting{h: inventory.New(nil)}
+	c.startConfig(h, workers.Config{ProcessedRetention: 200 * time.Millisecond})
+
+	c.send(command(t, "ord-1", "cmd-1", 1, "SKU-1"))
+	c.waitFor(repliesTopic, 1)
+
+	// The idle partition expires the key and tombstones its processed record.
+	home := pkafka.HomePartition([]byte("ord-1"), events.DefaultPartitions)
+	const key = "ord-1/reserve-inventory"
+	tombstoned := func() (bool, []string) {
+		var seen []string // what the key's records were, in offset order
+		if _, err := pkafka.ReadPartition(context.Background(), c.kafka, processedTopic, home, func(m kafkago.Message) error {
+			switch {
+			case string(m.Key) != key:
+			case m.Value == nil:
+				seen = append(seen, "tombstone")
+			default:
+				seen = append(seen, "reply")
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("reading %s[%d]: %v", processedTopic, home, err)
+		}
+		return slices.Equal(seen, []string{"reply", "tombstone"}), seen
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for done, seen := tombstoned(); !done; done, seen = tombstoned() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("got records %v for %s on %s[%d], want [reply tombstone]", seen, key, processedTopic, home)
+		}
+	}
+
+	// A repeat after the window runs the handler again.
+	c.send(command(t, "ord-1", "cmd-2", 2, "SKU-1"))
+	if env, _ := decode(t, c.waitFor(repliesTopic, 2)[1]); env.CorrelationID != "cmd-2" {
+		t.Errorf("got a reply to %q, want cmd-2", env.CorrelationID)
+	}
+	if n := h.calls.Load(); n != 2 {
+		t.Errorf("got %d handler calls, want 2: the key was forgotten", n)
 	}
 }
 

@@ -29,19 +29,20 @@ var referenceWorkers = map[string]func(workers.EffectLog) workers.Handler{
 
 func newWorkerCmd() *cobra.Command {
 	var (
-		kafka          kafkaOptions
-		logs           logOptions
-		partitions     int
-		groupID        string
-		handlerTimeout time.Duration
-		batchSize      int
-		latency        time.Duration
-		errorRate      float64
-		dropRate       float64
-		duplicateRate  float64
-		seed           int
-		effectsFile    string
-		metricsAddr    string
+		kafka              kafkaOptions
+		logs               logOptions
+		partitions         int
+		groupID            string
+		handlerTimeout     time.Duration
+		batchSize          int
+		processedRetention time.Duration
+		latency            time.Duration
+		errorRate          float64
+		dropRate           float64
+		duplicateRate      float64
+		seed               int
+		effectsFile        string
+		metricsAddr        string
 	)
 	cmd := &cobra.Command{
 		Use:       "worker NAME",
@@ -89,12 +90,13 @@ func newWorkerCmd() *cobra.Command {
 			defer stopMetrics()
 
 			cfg := workers.Config{
-				Worker:         name,
-				Kafka:          kcfg,
-				Partitions:     partitions,
-				GroupID:        groupID,
-				HandlerTimeout: handlerTimeout,
-				BatchSize:      batchSize,
+				Worker:             name,
+				Kafka:              kcfg,
+				Partitions:         partitions,
+				GroupID:            groupID,
+				HandlerTimeout:     handlerTimeout,
+				BatchSize:          batchSize,
+				ProcessedRetention: processedRetention,
 				Faults: workers.Faults{
 					Latency: latency, ErrorRate: errorRate, DropRate: dropRate, DuplicateRate: duplicateRate, Seed: int64(seed),
 				},
@@ -111,7 +113,7 @@ func newWorkerCmd() *cobra.Command {
 			}
 			kafka.logFields(log.Info()).Str("worker", name).Int("partitions", partitions).
 				Str("group_id", groupIDOrDefault(groupID, name)).Dur("handler_timeout", handlerTimeout).Int("batch_size", batchSize).
-				Dur("latency", latency).Float64("error_rate", errorRate).Float64("drop_rate", dropRate).
+				Dur("processed_retention", processedRetention).Dur("latency", latency).Float64("error_rate", errorRate).Float64("drop_rate", dropRate).
 				Float64("duplicate_rate", duplicateRate).Int("seed", seed).Str("effects_file", effectsLog).
 				Str("metrics_addr", metricsAddr).Msg("configuration")
 
@@ -129,6 +131,8 @@ func newWorkerCmd() *cobra.Command {
 	stringFlag(fs, &groupID, "group-id", "", "consumer group of the worker's instances (default podium-worker-NAME)")
 	durationFlag(fs, &handlerTimeout, "handler-timeout", workers.DefaultHandlerTimeout, "deadline of one command's handling")
 	intFlag(fs, &batchSize, "batch-size", workers.DefaultBatchSize, "maximum commands handled, written and committed together")
+	durationFlag(fs, &processedRetention, "processed-retention", workers.DefaultProcessedRetention,
+		"how long the reply sent for an idempotency key is kept: a repeat within it gets the stored reply, after it the key is forgotten and its processed record tombstoned")
 	durationFlag(fs, &latency, "latency", 0, "fault: latency added before each command is handled")
 	floatFlag(fs, &errorRate, "error-rate", 0, "fault: probability (0..1) of answering a command with a retryable error instead of handling it")
 	floatFlag(fs, &dropRate, "drop-rate", 0, "fault: probability (0..1) of not sending a reply (the result is still stored)")
