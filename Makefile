@@ -91,3 +91,12 @@ chaos:
 bench: build
 	$(BIN) bench --rate 1000 --in-flight 1024 --scaling 1,2,3 --restore 100000 \
 		--duration 20s --warmup 3s --hop-duration 4s --out bench-results --profile-dir bench-results/profiles
+
+.PHONY: soak
+
+## soak: podium bench --soak: 30 min at 800 orders/s over the broker, orchestrator, workers and
+## API, with retention 2m and dedupe window 5m so that expiry runs during it. Samples
+## throughput, latency and every process's RSS every 10 s; writes bench-results/soak/bench.json,
+## bench.md and soak.svg, prints PASS/FAIL per criterion and fails on FAIL (about 31 minutes).
+soak: build
+	$(BIN) bench --soak 30m --rate 800 --retention 2m --dedupe-window 5m --out bench-results/soak

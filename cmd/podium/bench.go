@@ -22,6 +22,8 @@ func newBenchCmd() *cobra.Command {
 		scaling       string
 		orchArgs      string
 		workerArgs    string
+		brokerArgs    string
+		apiArgs       string
 		outDir        string
 		childrenToErr bool
 	)
@@ -34,9 +36,20 @@ func newBenchCmd() *cobra.Command {
 			"outstanding for --duration. It prints the end-to-end latency percentiles, sustained\n" +
 			"orders/s, the efficiency ratio (orders/s × command round trips per order / raw round\n" +
 			"trips/s), CPU seconds per 1,000 orders of every process, resident memory per saga and\n" +
-			"records written per order, as a Markdown table, and writes bench.json and bench.md to --out.\n" +
+			"records and bytes written per order (bytes: the podium_kafka_produced_bytes_total counters\n" +
+			"of every process, compressed, and podium_kafka_produced_record_bytes_total, uncompressed),\n" +
+			"as a Markdown table, and writes bench.json and bench.md to --out.\n" +
 			"--scaling 1,2,3 adds closed-loop runs with that many orchestrators; --restore N times the\n" +
-			"restore of a partition holding N saga snapshots. See BENCHMARKS.md.",
+			"restore of a partition holding N saga snapshots. See BENCHMARKS.md.\n\n" +
+			"--soak 30m runs a soak instead: open loop at --rate for that long over the broker, the\n" +
+			"orchestrator(s), the workers and the API, sampling every --soak-interval the orders/s\n" +
+			"finished, their p50 and p99 latency and every process's resident memory. It writes the\n" +
+			"samples and a verdict to bench.json (soak.samples, soak.verdict), draws them in soak.svg,\n" +
+			"prints PASS/FAIL per criterion and exits non-zero on FAIL: every order terminal with the\n" +
+			"right outcome; each process's RSS in the last 10 minutes within ±15 % of its sample at\n" +
+			"minute 10 (soaks under 20 minutes: the last half against the sample at one third); no\n" +
+			"window after the first under 90 % of --rate. --retention and --dedupe-window shorten the\n" +
+			"processes' windows so that expiry runs during the soak (see make soak).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, b := range strings.Split(brokers, ",") {
@@ -56,6 +69,8 @@ func newBenchCmd() *cobra.Command {
 			}
 			cfg.OrchestratorArgs = strings.Fields(orchArgs)
 			cfg.WorkerArgs = strings.Fields(workerArgs)
+			cfg.BrokerArgs = strings.Fields(brokerArgs)
+			cfg.APIArgs = strings.Fields(apiArgs)
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -95,6 +110,13 @@ func newBenchCmd() *cobra.Command {
 					return werr
 				}
 				fmt.Fprintf(stderr, "podium bench: wrote %s and %s\n", filepath.Join(outDir, "bench.json"), filepath.Join(outDir, "bench.md"))
+				if rep.Soak != nil {
+					svg := filepath.Join(outDir, "soak.svg")
+					if werr := os.WriteFile(svg, rep.Soak.SVG(), 0o644); werr != nil {
+						return werr
+					}
+					fmt.Fprintf(stderr, "podium bench: wrote %s\n", svg)
+				}
 			}
 			return err
 		},
@@ -114,12 +136,18 @@ func newBenchCmd() *cobra.Command {
 	intFlag(fs, &cfg.HopInFlight, "hop-in-flight", 0, "concurrency of the raw hop (default: --in-flight of a closed-loop run, 1024 otherwise)")
 	durationFlag(fs, &cfg.HopDuration, "hop-duration", 4*time.Second, "measured part of the raw hop at N in flight")
 	intFlag(fs, &cfg.Restore, "restore", 0, "time the restore of a partition holding this many saga snapshots (0: skip)")
+	durationFlag(fs, &cfg.Soak, "soak", 0, "run a soak of this length instead (open loop at --rate, with the API; 0: no soak)")
+	durationFlag(fs, &cfg.SoakInterval, "soak-interval", 10*time.Second, "soak window: one sample of throughput, latency and RSS each")
+	durationFlag(fs, &cfg.Retention, "retention", 0, "pass --retention to the orchestrators and the API (0: their default)")
+	durationFlag(fs, &cfg.DedupeWindow, "dedupe-window", 0, "pass --dedupe-window to the orchestrators and --processed-retention to the workers (0: their default)")
 	stringFlag(fs, &cfg.ProfileDir, "profile-dir", "", "save CPU, heap and allocation profiles of an orchestrator and the payment worker here")
 	stringFlag(fs, &outDir, "out", "bench-results", "write bench.json, bench.md and the child processes' logs (bench.log) here (empty: only print)")
 	stringFlag(fs, &cfg.LogLevel, "log-level", "info", "log level of the child processes")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the generated orders")
 	stringFlag(fs, &orchArgs, "orchestrator-args", "", "extra flags for every orchestrator, space-separated")
 	stringFlag(fs, &workerArgs, "worker-args", "", "extra flags for every worker, space-separated")
+	stringFlag(fs, &brokerArgs, "broker-args", "", "extra flags for the embedded broker, space-separated")
+	stringFlag(fs, &apiArgs, "api-args", "", "extra flags for the API process of a soak, space-separated")
 	boolFlag(fs, &childrenToErr, "show-logs", false, "copy the child processes' logs to stderr")
 	cmd.AddCommand(newBenchEchoCmd())
 	return cmd

@@ -73,13 +73,29 @@ type Config struct {
 	// this many saga snapshots.
 	Restore int
 
+	// Soak, when positive, makes the run a soak instead: one open-loop run at Rate for this
+	// long over the broker, the orchestrators, the workers and the API, sampled every
+	// SoakInterval (see SoakResult). It runs alone (no InFlight, Scaling or Restore) and
+	// without the raw hop; Warmup does not apply (the verdict ignores the first window).
+	Soak time.Duration
+	// SoakInterval is the length of a soak window: one sample of throughput, latency and
+	// resident memory each. Default: 10s.
+	SoakInterval time.Duration
+	// Retention, when set, is passed to the orchestrators and the API as --retention: how
+	// long a finished saga's state stays. Default: unset (the children's own default).
+	Retention time.Duration
+	// DedupeWindow, when set, is passed to the orchestrators as --dedupe-window and to the
+	// workers as --processed-retention. Default: unset (the children's own default).
+	DedupeWindow time.Duration
+
 	// ProfileDir, when set, receives CPU and heap profiles of the first orchestrator and of a
 	// worker, taken during the measured part of every run.
 	ProfileDir string
 	// LogLevel of the child processes. Default: "info".
 	LogLevel string
-	// OrchestratorArgs and WorkerArgs are appended to the command lines of those processes.
-	OrchestratorArgs, WorkerArgs []string
+	// OrchestratorArgs, WorkerArgs, BrokerArgs and APIArgs are appended to the command lines
+	// of those processes (the API runs in a soak only; BrokerArgs apply to the embedded broker).
+	OrchestratorArgs, WorkerArgs, BrokerArgs, APIArgs []string
 	// Seed of the generated orders. Default: 1.
 	Seed uint64
 
@@ -118,6 +134,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HopDuration == 0 {
 		c.HopDuration = 4 * time.Second
+	}
+	if c.SoakInterval == 0 {
+		c.SoakInterval = 10 * time.Second
+	}
+	if c.Soak > 0 {
+		c.NoHop = true
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
@@ -164,6 +186,17 @@ func (c Config) Validate() error {
 	if c.HopInFlight < 0 || c.Restore < 0 {
 		errs = append(errs, errors.New("bench: hop in-flight and restore must not be negative"))
 	}
+	if c.Soak < 0 || c.SoakInterval <= 0 || c.Retention < 0 || c.DedupeWindow < 0 {
+		errs = append(errs, errors.New("bench: soak, soak interval, retention and dedupe window must not be negative"))
+	}
+	if c.Soak > 0 {
+		if c.InFlight > 0 || len(c.Scaling) > 0 || c.Restore > 0 {
+			errs = append(errs, errors.New("bench: a soak runs alone: drop --in-flight, --scaling and --restore"))
+		}
+		if c.Soak < 2*c.SoakInterval {
+			errs = append(errs, fmt.Errorf("bench: a soak needs at least two windows: soak %s, interval %s", c.Soak, c.SoakInterval))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -171,6 +204,9 @@ func (c Config) Validate() error {
 // increasing orchestrator count.
 func (c Config) plan() []runSpec {
 	var runs []runSpec
+	if c.Soak > 0 {
+		return []runSpec{{mode: "soak", rate: c.Rate, orchestrators: c.Orchestrators}}
+	}
 	if c.Rate > 0 {
 		runs = append(runs, runSpec{mode: "open", rate: c.Rate, orchestrators: c.Orchestrators})
 	}
@@ -195,15 +231,18 @@ func (c Config) plan() []runSpec {
 }
 
 type runSpec struct {
-	mode          string // "open" or "closed"
+	mode          string // "open", "closed" or "soak" (open loop, sampled over time)
 	rate          float64
 	inFlight      int
 	orchestrators int
 }
 
 func (r runSpec) String() string {
-	if r.mode == "open" {
+	switch r.mode {
+	case "open":
 		return fmt.Sprintf("open loop, %g orders/s, %d orchestrator(s)", r.rate, r.orchestrators)
+	case "soak":
+		return fmt.Sprintf("soak, open loop at %g orders/s, %d orchestrator(s)", r.rate, r.orchestrators)
 	}
 	return fmt.Sprintf("closed loop, %d in flight, %d orchestrator(s)", r.inFlight, r.orchestrators)
 }
@@ -220,7 +259,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, spec := range cfg.plan() {
 		fmt.Fprintf(cfg.Progress, "== %s\n", spec)
 		res, err := runSaga(ctx, cfg, spec)
+		rep.Soak = res.soak
 		if err != nil {
+			rep.finish()
 			return rep, fmt.Errorf("%s: %w", spec, err)
 		}
 		rep.Runs = append(rep.Runs, res)
@@ -234,6 +275,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Restore = &res
 	}
 	rep.finish()
+	if rep.Soak != nil && !rep.Soak.Verdict.Pass {
+		return rep, ErrSoakFailed
+	}
 	return rep, nil
 }
 
@@ -264,8 +308,13 @@ func runSaga(ctx context.Context, cfg Config, spec runSpec) (RunResult, error) {
 		res.HopSingle, res.Hop, res.Produce = &single, &multi, &produce
 	}
 
-	fmt.Fprintf(cfg.Progress, "   starting %d orchestrator(s) and %d workers…\n", spec.orchestrators, len(events.Workers))
-	if err := st.startPodium(ctx, spec.orchestrators); err != nil {
+	soak := spec.mode == "soak"
+	if soak {
+		fmt.Fprintf(cfg.Progress, "   starting %d orchestrator(s), %d workers and the API…\n", spec.orchestrators, len(events.Workers))
+	} else {
+		fmt.Fprintf(cfg.Progress, "   starting %d orchestrator(s) and %d workers…\n", spec.orchestrators, len(events.Workers))
+	}
+	if err := st.startPodium(ctx, spec.orchestrators, soak); err != nil {
 		return res, err
 	}
 	return measureSagas(ctx, st, cfg, spec, res)
@@ -316,8 +365,14 @@ func waitEcho(ctx context.Context, cfg pkafka.Config, echo *member) error {
 	}
 }
 
-// measureSagas places orders on a running stack and measures them.
-func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res RunResult) (RunResult, error) {
+// measureSagas places orders on a running stack and measures them. A soak that stops on an
+// error still returns its samples so far (res.soak).
+func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res RunResult) (out RunResult, err error) {
+	soak := spec.mode == "soak"
+	warmup, duration := cfg.Warmup, cfg.Duration
+	if soak {
+		warmup, duration = 0, cfg.Soak
+	}
 	topics := podiumTopicNames(cfg.Partitions)
 	offsetsBefore, err := endOffsets(ctx, st.kafka, topics)
 	if err != nil {
@@ -330,8 +385,17 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 	baseline := st.sample()
 
 	start := time.Now()
-	from, to := start.Add(cfg.Warmup), start.Add(cfg.Warmup+cfg.Duration)
-	rec := newRecorder(from, to, spec.inFlight)
+	from, to := start.Add(warmup), start.Add(warmup+duration)
+	rec := newRecorder(from, to, spec.inFlight, soak)
+	var sampler *soakSampler
+	if soak {
+		sampler = newSoakSampler(start, cfg.Soak, cfg.SoakInterval)
+		defer func() {
+			if err != nil {
+				out.soak = sampler.result(cfg, spec.rate, rec, err.Error())
+			}
+		}()
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -354,7 +418,7 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 		prefix: "b" + strconv.FormatInt(time.Now().UnixMilli()%1e9, 36), seed: cfg.Seed, end: to}
 	placeErr := make(chan error, 1)
 	go func() {
-		if spec.mode == "open" {
+		if spec.mode != "closed" {
 			placeErr <- placeOpen(runCtx, lc, w, rec)
 		} else {
 			placeErr <- placeClosed(runCtx, lc, w, rec)
@@ -364,6 +428,7 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 	bar := newProgressBar(cfg.Progress, start, from, to)
 	var (
 		atFrom, atTo map[string]ProcSample
+		bytesFrom    producedSnapshot
 		profiles     []string
 		profWG       sync.WaitGroup
 		sagasInMem   int64
@@ -391,6 +456,7 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 		case now := <-tick.C:
 			if atFrom == nil && !now.Before(from) {
 				atFrom = st.sample()
+				bytesFrom = st.produced(ctx)
 				if cfg.ProfileDir != "" {
 					profWG.Add(1)
 					go func() {
@@ -399,19 +465,33 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 					}()
 				}
 			}
+			if soak {
+				if sampler.due(now) {
+					sampler.take(now, rec, st, cfg.Progress)
+				}
+				continue
+			}
 			bar.update(now, rec.progress())
 		}
 	}
 	atTo = st.sample()
+	bytesTo := st.produced(ctx)
+	if soak && sampler.remaining() {
+		sampler.take(time.Now(), rec, st, cfg.Progress)
+	}
 	if cfg.ProfileDir != "" {
 		saveMetrics(ctx, st, cfg, spec)
 	}
 	if atFrom == nil {
-		atFrom = atTo
+		atFrom, bytesFrom = atTo, bytesTo
 	}
 	sagasInMem = orchestratorSagas(ctx, st)
 	res.LoadEnd, _ = ReadLoadAvg()
-	bar.done(time.Now(), rec.progress())
+	if !soak {
+		bar.done(time.Now(), rec.progress())
+	} else {
+		fmt.Fprintf(cfg.Progress, "   draining: %d orders in flight…\n", rec.progress().pending)
+	}
 
 	// Drain: wait for every placed order to end.
 	drainEnd := time.Now().Add(cfg.Drain)
@@ -426,6 +506,9 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 	offsetsAfter, err := endOffsets(ctx, st.kafka, topics)
 	if err != nil {
 		return res, err
+	}
+	if soak {
+		res.soak = sampler.result(cfg, spec.rate, rec, "")
 	}
 
 	rec.mu.Lock()
@@ -454,6 +537,10 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 		res.RecordsPerOrder = float64(records) / float64(rec.placed)
 		res.CommandsPerOrder = float64(commands) / float64(rec.placed)
 	}
+	res.BytesPerOrder, res.RecordBytesPerOrder, res.BytesByTopic = bytesPerOrder(
+		bytesFrom.bytes.only(topics), bytesTo.bytes.only(topics), rec.inWindow)
+	res.BytesSources = bytesTo.exported
+	res.BytesNote = bytesNote(bytesTo.exported)
 	for _, m := range st.members {
 		a, b := atFrom[m.name], atTo[m.name]
 		cpu := (b.CPU - a.CPU).Seconds()

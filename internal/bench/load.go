@@ -23,21 +23,29 @@ type placedOrder struct {
 }
 
 // recorder matches terminal lifecycle events to placed orders. Safe for concurrent use.
+//
+// In soak mode it holds only the orders in flight and the latencies of the current soak
+// window (taken with takeWindow), never a record of every order: its memory does not grow
+// with the length of the run.
 type recorder struct {
 	from, to time.Time // the measured window
+	soak     bool
 
-	mu         sync.Mutex
-	pending    map[string]placedOrder
-	samples    []time.Duration // placed→terminal of the orders placed in the window
-	inWindow   int64           // orders that became terminal in the window
-	terminal   int64
-	placed     int64
-	mismatches []string
-	slots      chan struct{} // closed loop: one token per order that may be placed
+	mu            sync.Mutex
+	pending       map[string]placedOrder
+	samples       []time.Duration // placed→terminal of the orders placed in the window (not in soak mode)
+	window        []time.Duration // soak mode: placed→terminal of the orders ended since the last takeWindow
+	lastP50       time.Duration   // soak mode: p50 of the last window taken
+	inWindow      int64           // orders that became terminal in the window
+	terminal      int64
+	placed        int64
+	mismatches    []string // the first 20
+	mismatchCount int64
+	slots         chan struct{} // closed loop: one token per order that may be placed
 }
 
-func newRecorder(from, to time.Time, inFlight int) *recorder {
-	r := &recorder{from: from, to: to, pending: make(map[string]placedOrder)}
+func newRecorder(from, to time.Time, inFlight int, soak bool) *recorder {
+	r := &recorder{from: from, to: to, soak: soak, pending: make(map[string]placedOrder)}
 	if inFlight > 0 {
 		r.slots = make(chan struct{}, inFlight)
 		for range inFlight {
@@ -64,13 +72,17 @@ func (r *recorder) observe(id, status, reason string, at time.Time) {
 	}
 	delete(r.pending, id)
 	r.terminal++
-	if !o.at.Before(r.from) && o.at.Before(r.to) {
+	switch {
+	case r.soak:
+		r.window = append(r.window, at.Sub(o.at))
+	case !o.at.Before(r.from) && o.at.Before(r.to):
 		r.samples = append(r.samples, at.Sub(o.at))
 	}
 	if !at.Before(r.from) && at.Before(r.to) {
 		r.inWindow++
 	}
 	if status != o.want.Status || (o.want.Reason != "" && reason != o.want.Reason) {
+		r.mismatchCount++
 		if len(r.mismatches) < 20 {
 			r.mismatches = append(r.mismatches, fmt.Sprintf("%s: want %s %s, got %s %s", id, o.want.Status, o.want.Reason, status, reason))
 		}
@@ -92,12 +104,29 @@ type progress struct {
 func (r *recorder) progress() progress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := progress{placed: r.placed, terminal: r.terminal, pending: int64(len(r.pending))}
+	p := progress{placed: r.placed, terminal: r.terminal, pending: int64(len(r.pending)), p50: r.lastP50}
 	if n := len(r.samples); n > 0 {
 		tail := append([]time.Duration(nil), r.samples[max(0, n-2000):]...)
 		p.p50 = Summarize(tail).P50
 	}
 	return p
+}
+
+// takeWindow returns the latencies of the orders that ended since the previous call (soak
+// mode), and the number of orders in flight; the next window starts empty.
+func (r *recorder) takeWindow() (latencies []time.Duration, inFlight int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	latencies = r.window
+	r.window = make([]time.Duration, 0, cap(latencies))
+	return latencies, len(r.pending)
+}
+
+// setLastP50 records the p50 of the last soak window for the progress line.
+func (r *recorder) setLastP50(d time.Duration) {
+	r.mu.Lock()
+	r.lastP50 = d
+	r.mu.Unlock()
 }
 
 // lifecycleDoc is the part of a lifecycle event the load generator reads. It decodes the

@@ -3,8 +3,10 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,7 +14,7 @@ import (
 
 // RunResult is one saga run.
 type RunResult struct {
-	Mode          string  `json:"mode"` // "open" (at Rate) or "closed" (InFlight outstanding)
+	Mode          string  `json:"mode"` // "open" (at Rate), "closed" (InFlight outstanding) or "soak" (open, sampled: see Report.Soak)
 	Rate          float64 `json:"rate,omitempty"`
 	InFlight      int     `json:"in_flight,omitempty"`
 	Orchestrators int     `json:"orchestrators"`
@@ -25,11 +27,22 @@ type RunResult struct {
 	Unfinished   int64       `json:"unfinished"` // not terminal after the drain
 	Mismatches   []string    `json:"mismatches,omitempty"`
 	OrdersPerSec float64     `json:"orders_per_sec"` // orders that ended within the window, per second
-	Latency      Percentiles `json:"latency"`        // OrderPlaced written → terminal event read
+	Latency      Percentiles `json:"latency"`        // OrderPlaced written → terminal event read (a soak keeps them per window only)
 
 	CommandsPerOrder float64          `json:"commands_per_order"` // command round trips per order
 	RecordsPerOrder  float64          `json:"records_per_order"`  // records written to every podium topic, per order
 	RecordsByTopic   map[string]int64 `json:"records_by_topic"`
+
+	// BytesPerOrder is the bytes of the record batches written to every podium topic during
+	// the measured window, as sent to Kafka after compression (what the broker stores), per
+	// order that ended in the window; RecordBytesPerOrder the same of key + value + headers
+	// before compression. Both sum the podium_kafka_produced_*bytes_total counters of every
+	// podium process and of the load generator; 0 when no process exports them (BytesNote).
+	BytesPerOrder       float64               `json:"bytes_per_order"`
+	RecordBytesPerOrder float64               `json:"record_bytes_per_order"`
+	BytesByTopic        map[string]TopicBytes `json:"bytes_by_topic,omitempty"`
+	BytesSources        []string              `json:"bytes_sources,omitempty"` // processes whose counters were read
+	BytesNote           string                `json:"bytes_note,omitempty"`
 
 	Processes       []ProcResult `json:"processes"`
 	SagasInMemory   int64        `json:"sagas_in_memory"`
@@ -44,6 +57,22 @@ type RunResult struct {
 	Profiles  []string `json:"profiles,omitempty"`
 	LoadStart LoadAvg  `json:"loadavg_start"`
 	LoadEnd   LoadAvg  `json:"loadavg_end"`
+
+	soak *SoakResult // a soak's samples and verdict, moved to Report.Soak
+}
+
+// bytesNote says what is missing from the bytes per order, given the processes whose byte
+// counters were read ("" when the load generator's and at least one other's were).
+func bytesNote(exported []string) string {
+	switch {
+	case len(exported) == 0:
+		return "not measured: no podium process exports " + metricProducedBytes
+	case !slices.Contains(exported, selfName):
+		return "without the load generator's own writes (orders.placed): its process does not export " + metricProducedBytes
+	case len(exported) == 1:
+		return "the load generator's writes only: no child process exports " + metricProducedBytes
+	}
+	return ""
 }
 
 // ProcResult is one process's resource use during the measured window of a run.
@@ -88,6 +117,7 @@ type Report struct {
 	LoadEnd   LoadAvg        `json:"loadavg_end"`
 	Runs      []RunResult    `json:"runs"`
 	Restore   *RestoreResult `json:"restore,omitempty"`
+	Soak      *SoakResult    `json:"soak,omitempty"`
 	Targets   []Target       `json:"targets"`
 }
 
@@ -127,8 +157,12 @@ func readMachine() Machine {
 	return m
 }
 
-// targets checks the report against issue 7's targets.
+// targets checks the report against issue 7's targets. A soak has none: its verdict judges
+// it.
 func (r *Report) targets() []Target {
+	if r.Soak != nil {
+		return nil
+	}
 	var out []Target
 	// Sustained throughput with all five steps: the best closed-loop run of happy orders.
 	best := -1.0
@@ -214,27 +248,49 @@ func (r *Report) Markdown() string {
 
 	if len(r.Runs) > 0 {
 		p("#### Sagas (OrderPlaced written → terminal event read)\n\n")
-		p("| run | orch. | orders/s | p50 | p90 | p99 | p99.9 | max | cmds/order | records/order | raw hop rt/s | efficiency | sagas in memory | RSS/saga | load (start→end) |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		p("| run | orch. | orders/s | p50 | p90 | p99 | p99.9 | max | cmds/order | records/order | bytes/order | record bytes/order | raw hop rt/s | efficiency | sagas in memory | RSS/saga | load (start→end) |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, run := range r.Runs {
 			hop := "-"
 			if run.Hop != nil {
 				hop = fmt.Sprintf("%.0f @%d", run.Hop.RoundTripsSec, run.Hop.InFlight)
 			}
-			p("| %s | %d | %.0f | %s | %s | %s | %s | %s | %.2f | %.1f | %s | %.2f | %d | %.1f KB | %.2f→%.2f |\n",
+			p("| %s | %d | %.0f | %s | %s | %s | %s | %s | %.2f | %.1f | %s | %s | %s | %.2f | %d | %.1f KB | %.2f→%.2f |\n",
 				run.label(), run.Orchestrators, run.OrdersPerSec, fmtDur(run.Latency.P50), fmtDur(run.Latency.P90),
 				fmtDur(run.Latency.P99), fmtDur(run.Latency.P999), fmtDur(run.Latency.Max), run.CommandsPerOrder,
-				run.RecordsPerOrder, hop, run.Efficiency, run.SagasInMemory, run.BytesPerSaga/1024, run.LoadStart[0], run.LoadEnd[0])
+				run.RecordsPerOrder, fmtPerOrder(run.BytesPerOrder), fmtPerOrder(run.RecordBytesPerOrder), hop,
+				run.Efficiency, run.SagasInMemory, run.BytesPerSaga/1024, run.LoadStart[0], run.LoadEnd[0])
 		}
 		p("\n")
 		for _, run := range r.Runs {
 			if run.Unfinished > 0 || len(run.Mismatches) > 0 {
 				p("- %s: %d orders unfinished after the drain, %d outcome mismatches %v\n", run.label(), run.Unfinished, len(run.Mismatches), run.Mismatches)
 			}
+			if run.BytesNote != "" {
+				p("- %s: bytes per order %s\n", run.label(), run.BytesNote)
+			}
+		}
+		p("\n")
+
+		p("#### Bytes written per order, by topic (measured window)\n\n")
+		p("Record batches as sent to Kafka (after compression: what the broker stores) and records' key + value + headers (before compression), per order that ended in the window.\n\n")
+		for _, run := range r.Runs {
+			if len(run.BytesByTopic) == 0 {
+				continue
+			}
+			p("%s:\n\n| topic | bytes/order | record bytes/order |\n|---|---:|---:|\n", run.label())
+			for _, t := range slices.Sorted(maps.Keys(run.BytesByTopic)) {
+				tb := run.BytesByTopic[t]
+				p("| %s | %s | %s |\n", t, fmtPerOrder(tb.BytesPerOrder), fmtPerOrder(tb.RecordBytesPerOrder))
+			}
+			p("| **all** | %s | %s |\n\n", fmtPerOrder(run.BytesPerOrder), fmtPerOrder(run.RecordBytesPerOrder))
 		}
 
-		p("#### Raw command/reply hop and raw produce (same broker, same writer settings)\n\n")
-		p("| run | 1 in flight: rt/s | p50 | p99 | N in flight: N | rt/s | p50 | p99 | raw produce records/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		hops := slices.ContainsFunc(r.Runs, func(run RunResult) bool { return run.Hop != nil && run.HopSingle != nil })
+		if hops {
+			p("#### Raw command/reply hop and raw produce (same broker, same writer settings)\n\n")
+			p("| run | 1 in flight: rt/s | p50 | p99 | N in flight: N | rt/s | p50 | p99 | raw produce records/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		}
 		for _, run := range r.Runs {
 			if run.Hop == nil || run.HopSingle == nil {
 				continue
@@ -247,7 +303,9 @@ func (r *Report) Markdown() string {
 				run.HopSingle.RoundTripsSec, fmtDur(run.HopSingle.Latency.P50), fmtDur(run.HopSingle.Latency.P99),
 				run.Hop.InFlight, run.Hop.RoundTripsSec, fmtDur(run.Hop.Latency.P50), fmtDur(run.Hop.Latency.P99), prod)
 		}
-		p("\n")
+		if hops {
+			p("\n")
+		}
 
 		p("#### CPU per process (measured window)\n\n")
 		p("CPU seconds per 1,000 orders, and cores busy (CPU seconds per second).\n\n")
@@ -264,6 +322,10 @@ func (r *Report) Markdown() string {
 		}
 	}
 
+	if r.Soak != nil {
+		p("%s", r.Soak.markdown())
+	}
+
 	if rs := r.Restore; rs != nil {
 		p("#### Restore\n\n")
 		p("| sagas | snapshot | restore (orchestrator) | sagas/s | process start → restored | RSS empty → restored | RSS/saga | load |\n|---:|---:|---:|---:|---:|---|---:|---|\n")
@@ -274,10 +336,25 @@ func (r *Report) Markdown() string {
 }
 
 func (r RunResult) label() string {
-	if r.Mode == "open" {
+	switch r.Mode {
+	case "open":
 		return fmt.Sprintf("open %.0f/s", r.Rate)
+	case "soak":
+		return fmt.Sprintf("soak %.0f/s", r.Rate)
 	}
 	return fmt.Sprintf("closed %d in flight", r.InFlight)
+}
+
+// fmtPerOrder prints bytes per order ("-" for none).
+func fmtPerOrder(b float64) string {
+	switch {
+	case b <= 0:
+		return "-"
+	case b >= 10<<10:
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	default:
+		return fmt.Sprintf("%.0f B", b)
+	}
 }
 
 func fmtBytes(n int64) string {

@@ -14,15 +14,18 @@ func sampleReport() *Report {
 		Machine: Machine{CPUs: 2, CPUModel: "AMD EPYC", GoVersion: "go1.26"},
 		Runs: []RunResult{
 			{Mode: "open", Rate: 1000, Orchestrators: 1, Mix: MixHappy, OrdersPerSec: 1000, CommandsPerOrder: 5,
+				BytesPerOrder: 12800, RecordBytesPerOrder: 900, BytesByTopic: map[string]TopicBytes{
+					"orders.events": {Bytes: 8000000, RecordBytes: 600000, BytesPerOrder: 12800, RecordBytesPerOrder: 900}},
 				Latency: Percentiles{Count: 20000, P50: ms(9), P90: ms(20), P99: ms(80), P999: ms(150)},
 				Hop:     hop, HopSingle: &HopResult{InFlight: 1, RoundTripsSec: 900}, Efficiency: 0.5, SagasInMemory: 23000, BytesPerSaga: 4000,
 				Processes: []ProcResult{{Name: "broker", Role: "broker", CPUSecondsPer1000: 0.4, Cores: 0.4}, {Name: "orchestrator-1", Role: "orchestrator", Cores: 0.6}}},
 			{Mode: "closed", InFlight: 1024, Orchestrators: 1, Mix: MixHappy, OrdersPerSec: 1500, CommandsPerOrder: 5,
-				Hop: hop, Efficiency: 0.75, SagasInMemory: 30000, BytesPerSaga: 6000},
+				Hop: hop, Efficiency: 0.75, SagasInMemory: 30000, BytesPerSaga: 6000, BytesNote: bytesNote(nil)},
 		},
 		Restore: &RestoreResult{Sagas: 100000, SagasPerSec: 60000, RestoreSeconds: 1.6, BytesPerSaga: 2000},
 	}
 	r.Targets = r.targets()
+	r.Soak = &SoakResult{Rate: 800, Seconds: 60, IntervalSeconds: 10} // after the targets: a soak has none
 	return r
 }
 
@@ -55,6 +58,13 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+func TestSoakHasNoTargets(t *testing.T) {
+	r := &Report{Runs: []RunResult{{Mode: "soak", Rate: 800, Mix: MixHappy, OrdersPerSec: 800}}, Soak: &SoakResult{Rate: 800}}
+	if got := r.targets(); len(got) != 0 {
+		t.Errorf("targets of a soak: got %+v, want none", got)
+	}
+}
+
 func TestMarkdownAndJSON(t *testing.T) {
 	r := sampleReport()
 	md := r.Markdown()
@@ -65,6 +75,12 @@ func TestMarkdownAndJSON(t *testing.T) {
 		"| closed 1024 in flight | 1 | 1500 |",
 		"| broker | 0.400 | 0.40 |",
 		"| 100000 |",
+		"| 5.00 | 0.0 | 12.5 KiB | 900 B |",
+		"| orders.events | 12.5 KiB | 900 B |",
+		"- closed 1024 in flight: bytes per order not measured: no podium process exports podium_kafka_produced_bytes_total",
+		"#### Soak: 800 orders/s for 1m, one sample every 10s",
+		"soak verdict: FAIL",
+		"![soak: throughput, latency and resident memory over time](soak.svg)",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
@@ -77,6 +93,10 @@ func TestMarkdownAndJSON(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(js, &back); err != nil {
 		t.Fatalf("the report's JSON does not decode: %v", err)
+	}
+	if back.Runs[0].BytesPerOrder != 12800 || back.Runs[0].BytesByTopic["orders.events"].RecordBytesPerOrder != 900 || back.Soak == nil {
+		t.Errorf("JSON round trip: got bytes per order %v, topics %v, soak %v; want 12800, orders.events 900 record bytes, a soak",
+			back.Runs[0].BytesPerOrder, back.Runs[0].BytesByTopic, back.Soak)
 	}
 	if back.Runs[0].Latency.P99 != ms(80) || back.Restore.SagasPerSec != 60000 {
 		t.Errorf("JSON round trip: got p99 %v and restore %v, want 80ms and 60000", back.Runs[0].Latency.P99, back.Restore.SagasPerSec)

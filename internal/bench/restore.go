@@ -131,7 +131,7 @@ func runRestore(ctx context.Context, cfg Config) (RestoreResult, error) {
 	defer st.stop()
 
 	// The resident size of an orchestrator without sagas, for the per-saga figure.
-	empty, err := st.start("orchestrator-empty", "orchestrator", append([]string{"orchestrator"}, st.common()...), true)
+	empty, err := st.start("orchestrator-empty", "orchestrator", append([]string{"orchestrator"}, st.common()...), "--metrics-addr")
 	if err != nil {
 		return res, err
 	}
@@ -170,7 +170,7 @@ func runRestore(ctx context.Context, cfg Config) (RestoreResult, error) {
 	})
 	fmt.Fprintln(cfg.Progress, "   starting an orchestrator to restore them…")
 	start = time.Now()
-	orch, err := st.start("orchestrator-1", "orchestrator", append([]string{"orchestrator"}, st.common()...), true)
+	orch, err := st.start("orchestrator-1", "orchestrator", append([]string{"orchestrator"}, st.common()...), "--metrics-addr")
 	if err != nil {
 		return res, err
 	}

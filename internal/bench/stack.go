@@ -45,8 +45,9 @@ func newStack(ctx context.Context, cfg Config, out io.Writer) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.sup.Start("broker", "broker", "--addr", addr, "--partitions", strconv.Itoa(cfg.Partitions),
-		"--log-format", "json", "--log-level", "warn")
+	args := append([]string{"broker", "--addr", addr, "--partitions", strconv.Itoa(cfg.Partitions),
+		"--log-format", "json", "--log-level", "warn"}, cfg.BrokerArgs...)
+	p, err := s.sup.Start("broker", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -71,38 +72,75 @@ func (s *stack) common() []string {
 
 // startEcho starts the responder of the raw hop (`podium bench echo`).
 func (s *stack) startEcho() (*member, error) {
-	return s.start("echo", "echo", append([]string{"bench", "echo"}, s.common()...), false)
+	return s.start("echo", "echo", append([]string{"bench", "echo"}, s.common()...), "")
 }
 
-// startPodium starts n orchestrators and the five workers and waits until every partition
-// of every group is owned.
-func (s *stack) startPodium(ctx context.Context, orchestrators int) error {
+// windowArgs are the flags that pass Config.Retention and Config.DedupeWindow to a child of
+// role orchestrator, worker or api; only the windows that are set are passed.
+func windowArgs(cfg Config, role string) []string {
+	var args []string
+	switch role {
+	case "orchestrator":
+		if cfg.Retention > 0 {
+			args = append(args, "--retention", cfg.Retention.String())
+		}
+		if cfg.DedupeWindow > 0 {
+			args = append(args, "--dedupe-window", cfg.DedupeWindow.String())
+		}
+	case "worker":
+		if cfg.DedupeWindow > 0 {
+			args = append(args, "--processed-retention", cfg.DedupeWindow.String())
+		}
+	case "api":
+		if cfg.Retention > 0 {
+			args = append(args, "--retention", cfg.Retention.String())
+		}
+	}
+	return args
+}
+
+// startPodium starts n orchestrators, the five workers and, with api, the API process, and
+// waits until every partition of every group is owned and the API is ready.
+func (s *stack) startPodium(ctx context.Context, orchestrators int, api bool) error {
 	for i := range orchestrators {
 		args := append([]string{"orchestrator"}, s.common()...)
+		args = append(args, windowArgs(s.cfg, "orchestrator")...)
 		args = append(args, s.cfg.OrchestratorArgs...)
-		if _, err := s.start(fmt.Sprintf("orchestrator-%d", i+1), "orchestrator", args, true); err != nil {
+		if _, err := s.start(fmt.Sprintf("orchestrator-%d", i+1), "orchestrator", args, "--metrics-addr"); err != nil {
 			return err
 		}
 	}
 	for _, w := range events.Workers {
 		args := append([]string{"worker", w}, s.common()...)
+		args = append(args, windowArgs(s.cfg, "worker")...)
 		args = append(args, s.cfg.WorkerArgs...)
-		if _, err := s.start(w, "worker", args, true); err != nil {
+		if _, err := s.start(w, "worker", args, "--metrics-addr"); err != nil {
+			return err
+		}
+	}
+	if api {
+		args := append([]string{"api"}, s.common()...)
+		args = append(args, windowArgs(s.cfg, "api")...)
+		args = append(args, s.cfg.APIArgs...)
+		// The API serves /metrics on its own address.
+		if _, err := s.start("api", "api", args, "--addr"); err != nil {
 			return err
 		}
 	}
 	return s.waitOwned(ctx)
 }
 
-func (s *stack) start(name, role string, args []string, metrics bool) (*member, error) {
+// start starts a child; with metricsFlag set, it gets a free address with that flag, where
+// it serves /metrics.
+func (s *stack) start(name, role string, args []string, metricsFlag string) (*member, error) {
 	m := &member{name: name, role: role}
-	if metrics {
+	if metricsFlag != "" {
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, err
 		}
 		m.metrics = addr
-		args = append(args, "--metrics-addr", addr)
+		args = append(args, metricsFlag, addr)
 	}
 	p, err := s.sup.Start(name, args...)
 	if err != nil {
@@ -114,7 +152,8 @@ func (s *stack) start(name, role string, args []string, metrics bool) (*member, 
 }
 
 // waitOwned waits until the orchestrators together own every partition, each of them some,
-// and so does each worker: the groups have settled and the partitions are restored.
+// and so does each worker: the groups have settled and the partitions are restored. An API
+// process, if there is one, must answer /readyz too.
 func (s *stack) waitOwned(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -125,6 +164,7 @@ func (s *stack) waitOwned(ctx context.Context) error {
 	for {
 		owned := map[string]float64{}
 		idle := 0 // orchestrators that own nothing yet: the group has not settled
+		apiReady := true
 		for _, m := range s.members {
 			select {
 			case <-m.proc.Done():
@@ -132,6 +172,11 @@ func (s *stack) waitOwned(ctx context.Context) error {
 			default:
 			}
 			if m.metrics == "" {
+				continue
+			}
+			if m.role == "api" {
+				_, err := httpGet(ctx, "http://"+m.metrics+"/readyz")
+				apiReady = apiReady && err == nil
 				continue
 			}
 			text, err := scrape(ctx, m.metrics)
@@ -150,14 +195,14 @@ func (s *stack) waitOwned(ctx context.Context) error {
 				owned[m.name] += v
 			}
 		}
-		ok := owned["orchestrator"] == want && idle == 0
+		ok := owned["orchestrator"] == want && idle == 0 && apiReady
 		for _, w := range events.Workers {
 			ok = ok && owned[w] == want
 		}
 		if ok {
 			return nil
 		}
-		last = fmt.Sprint(owned)
+		last = fmt.Sprintf("%v, api ready %v", owned, apiReady)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for every partition to be owned (want %d each, have %s): %w", s.cfg.Partitions, last, ctx.Err())

@@ -154,6 +154,7 @@ func TestPlan(t *testing.T) {
 			"closed loop, 512 in flight, 3 orchestrator(s)",
 		}},
 		{"restore alone", Config{Restore: 1000}, nil},
+		{"a soak runs alone", Config{Soak: 30 * time.Minute, Rate: 800}, []string{"soak, open loop at 800 orders/s, 1 orchestrator(s)"}},
 		{"scaling alone defaults to 1,024 in flight", Config{Rate: 100, Scaling: []int{2}}, []string{
 			"open loop, 100 orders/s, 1 orchestrator(s)",
 			"closed loop, 1024 in flight, 2 orchestrator(s)",
@@ -188,6 +189,51 @@ func TestConfigValidate(t *testing.T) {
 	for _, want := range []string{"orchestrators must be 1..4", "scaling", "mix must be", "must not be negative"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("bad config: error %q does not mention %q", err, want)
+		}
+	}
+	soaks := []struct {
+		name string
+		cfg  Config
+		want string // "" for valid
+	}{
+		{"a soak", Config{Soak: 30 * time.Minute, Rate: 800, Retention: 2 * time.Minute, DedupeWindow: 5 * time.Minute}, ""},
+		{"a soak with a closed loop", Config{Soak: time.Minute, InFlight: 10}, "a soak runs alone"},
+		{"a soak with a restore", Config{Soak: time.Minute, Restore: 10}, "a soak runs alone"},
+		{"a soak of one window", Config{Soak: 15 * time.Second}, "at least two windows"},
+		{"a negative retention", Config{Retention: -time.Second}, "must not be negative"},
+	}
+	for _, tc := range soaks {
+		tc.cfg.Binary = "/bin/true"
+		err := tc.cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: got %v, want nil", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	if c := (Config{Soak: time.Minute}).withDefaults(); !c.NoHop || c.SoakInterval != 10*time.Second {
+		t.Errorf("soak defaults: got no-hop %v and interval %s, want true and 10s", c.NoHop, c.SoakInterval)
+	}
+}
+
+func TestWindowArgs(t *testing.T) {
+	cfg := Config{Retention: 2 * time.Minute, DedupeWindow: 5 * time.Minute}
+	tests := []struct {
+		cfg  Config
+		role string
+		want string
+	}{
+		{cfg, "orchestrator", "--retention 2m0s --dedupe-window 5m0s"},
+		{cfg, "worker", "--processed-retention 5m0s"},
+		{cfg, "api", "--retention 2m0s"},
+		{cfg, "broker", ""},
+		{Config{}, "orchestrator", ""},
+		{Config{DedupeWindow: time.Hour}, "orchestrator", "--dedupe-window 1h0m0s"},
+	}
+	for _, tc := range tests {
+		if got := strings.Join(windowArgs(tc.cfg, tc.role), " "); got != tc.want {
+			t.Errorf("windowArgs(%s) = %q, want %q", tc.role, got, tc.want)
 		}
 	}
 }
