@@ -41,6 +41,16 @@ const (
 	TypeNotificationCancellation = "podium.notification.send-cancellation-notice.v1" // data SendCancellationNotice
 )
 
+// IsLifecycleType reports whether t is one of the public order lifecycle types (data
+// OrderLifecycle) on orders.events, which also carries podium.saga.timeline.v1 records.
+func IsLifecycleType(t string) bool {
+	switch t {
+	case TypeOrderApproved, TypeOrderCompleted, TypeOrderCancelled, TypeOrderFailed:
+		return true
+	}
+	return false
+}
+
 // typeSpec is what the codec knows about one event type.
 type typeSpec struct {
 	schema  string     // schema name in package schemas (data)

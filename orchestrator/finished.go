@@ -20,8 +20,10 @@ import (
 // snapshots: the finished-saga index (see finishedIndex). Saga IDs never start with it.
 const IndexKeyPrefix = "~"
 
-// indexKeyPrefix starts the key of every record of the finished-saga index.
-const indexKeyPrefix = IndexKeyPrefix + "finished/"
+// indexKeyPrefix starts the key of every record of the finished-saga index:
+// "~finished.<n>/<bucket start>/<part>", where the smallest n that homes "~finished.<n>"
+// (the part before the first '/', as for every podium key) on the processor's partition.
+const indexKeyPrefix = IndexKeyPrefix + "finished."
 
 // indexBucketWidth is the span of finish times one index record covers.
 const indexBucketWidth = time.Minute
@@ -88,6 +90,7 @@ func finishedStatus(code byte) saga.Status {
 type finishedIndex struct {
 	partition, partitions int
 	retention, window     time.Duration
+	home                  string // the key prefix homed on partition (see recordKeys)
 
 	status  map[sagaHash]byte
 	buckets map[int64]*finishedBucket // by start (Unix seconds)
@@ -289,18 +292,21 @@ func (x *finishedIndex) housekeeping(now time.Time) (records []kafkago.Message, 
 // recordKeys are the keys of a bucket's records: one per indexRecordEntries hashes, each
 // with a suffix that homes it on the processor's partition.
 func (x *finishedIndex) recordKeys(start int64, hashes int) []string {
+	if x.home == "" {
+		x.home = homedPrefix(x.partition, x.partitions)
+	}
 	n := max((hashes+indexRecordEntries-1)/indexRecordEntries, 1)
 	keys := make([]string, n)
 	for part := range n {
-		keys[part] = homedKey(indexKeyPrefix+strconv.FormatInt(start, 10)+"/"+strconv.Itoa(part)+"/", x.partition, x.partitions)
+		keys[part] = x.home + "/" + strconv.FormatInt(start, 10) + "/" + strconv.Itoa(part)
 	}
 	return keys
 }
 
-// homedKey appends the smallest number to prefix that makes the key's home partition p.
-func homedKey(prefix string, p, partitions int) string {
+// homedPrefix is indexKeyPrefix and the smallest number that homes it on partition p.
+func homedPrefix(p, partitions int) string {
 	for n := 0; ; n++ {
-		k := prefix + strconv.Itoa(n)
+		k := indexKeyPrefix + strconv.Itoa(n)
 		if pkafka.HomePartition([]byte(k), partitions) == p {
 			return k
 		}
@@ -319,8 +325,8 @@ func encodeIndexRecord(hashes []sagaHash, status map[sagaHash]byte) []byte {
 
 // indexRecordStart parses the bucket start of an index record key.
 func indexRecordStart(key string) (int64, error) {
-	rest, ok := strings.CutPrefix(key, indexKeyPrefix)
-	if !ok {
+	_, rest, ok := strings.Cut(key, "/")
+	if !strings.HasPrefix(key, indexKeyPrefix) || !ok {
 		return 0, errors.New("not an index record key: " + key)
 	}
 	s, _, _ := strings.Cut(rest, "/")

@@ -469,7 +469,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) error 
 		return err
 	}
 	if len(out.messages) > 0 {
-		if err := p.w.WriteMessages(ctx, out.messages...); err != nil {
+		if err := p.write(ctx, out.messages); err != nil {
 			return fmt.Errorf("writing commands and events: %w", err)
 		}
 	}
@@ -483,7 +483,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) error 
 		if err := p.writable(ctx); err != nil {
 			return err
 		}
-		if err := p.w.WriteMessages(ctx, snaps...); err != nil {
+		if err := p.write(ctx, snaps); err != nil {
 			return fmt.Errorf("writing snapshots: %w", err)
 		}
 		housekept()
@@ -882,4 +882,34 @@ func countTombstones(msgs []kafkago.Message) int {
 		}
 	}
 	return n
+}
+
+// write writes msgs. When the broker refuses a record for its size (MessageSizeTooLarge:
+// a forwarded record that the forwarding header pushed over the limit, an output larger
+// than the broker accepts), that record alone is lost to its destination: the records are
+// then written one at a time, in order, and each refused one is replaced by a dead letter
+// (truncated to fit) on orders.dlq. The batch, the partition and the generation go on.
+func (p *processor) write(ctx context.Context, msgs []kafkago.Message) error {
+	err := p.w.WriteMessages(ctx, msgs...)
+	if err == nil || !errors.Is(err, kafkago.MessageSizeTooLarge) {
+		return err
+	}
+	p.log.Warn().Err(err).Int("records", len(msgs)).Msg("the broker refused a record for its size; writing the batch one record at a time")
+	for _, m := range msgs {
+		err := p.w.WriteMessages(ctx, m)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, kafkago.MessageSizeTooLarge) {
+			return err
+		}
+		reason := fmt.Sprintf("%s: the broker refused this record for %s (%d bytes): %v", RuleTooLarge, m.Topic, len(m.Key)+len(m.Value), err)
+		p.cfg.Metrics.DeadLetters.WithLabelValues(RuleTooLarge).Inc()
+		p.log.Error().Str("topic", m.Topic).Str("order_id", string(m.Key)).Int("bytes", len(m.Value)).Msg("dead-lettering a record the broker refused for its size")
+		dl := pkafka.DeadLetter(events.TopicOrdersDLQ, m, reason)
+		if err := p.w.WriteMessages(ctx, dl); err != nil {
+			return fmt.Errorf("writing the dead letter of a record too large: %w", err)
+		}
+	}
+	return nil
 }

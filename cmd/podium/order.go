@@ -201,6 +201,9 @@ func newOrderWatchCmd() *cobra.Command {
 					fmt.Fprintf(out, "%s  undecodable record at %s[%d]@%d: %v\n", m.Time.Format(time.RFC3339Nano), m.Topic, m.Partition, m.Offset, err)
 					return
 				}
+				if !events.IsLifecycleType(env.Type) {
+					return // the timeline: `podium order show` displays it
+				}
 				var l events.OrderLifecycle
 				_ = env.DecodeData(&l)
 				line := fmt.Sprintf("%s  %-10s %s", env.Time.Format("15:04:05.000"), l.Status, l.OrderID)

@@ -34,7 +34,7 @@ func Track(ctx context.Context, cfg pkafka.Config) (*Tracking, error) {
 	go func() {
 		defer t.wg.Done()
 		err := Follow(ctx, cfg, events.TopicOrdersEvents, starts, func(_ kafkago.Message, env events.Envelope, err error) {
-			if err != nil {
+			if err != nil || !events.IsLifecycleType(env.Type) {
 				return
 			}
 			var l events.OrderLifecycle

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,8 +46,10 @@ type stack struct {
 	log     zerolog.Logger
 
 	mu      sync.Mutex
-	procs   map[string]*running
-	effects map[string]*workers.MemoryEffects
+	procs     map[string]*running
+	effects   map[string]*workers.MemoryEffects
+	timelines map[string][]events.SagaTimeline // the timeline records read, by order
+	skew      atomic.Int64                     // added to the orchestrators' clock (see advance)
 	metrics *orchestrator.Metrics // shared by every orchestrator instance of the stack
 }
 
@@ -81,8 +84,9 @@ func newStack(t *testing.T, opts order.Options) *stack {
 		kafka:   pkafka.Config{Brokers: []string{b.Addr()}, ClientID: "e2e"},
 		tracker: sample.NewTracker(),
 		gen:     sample.NewGenerator(strings.ReplaceAll(t.Name(), "/", "-"), 42),
-		procs:   map[string]*running{},
-		effects: map[string]*workers.MemoryEffects{},
+		procs:     map[string]*running{},
+		effects:   map[string]*workers.MemoryEffects{},
+		timelines: map[string][]events.SagaTimeline{},
 		metrics: orchestrator.NewMetrics(nil),
 	}
 	s.writer = pkafka.NewWriter(s.kafka)
@@ -96,6 +100,21 @@ func newStack(t *testing.T, opts order.Options) *stack {
 		err := client.Follow(ctx, s.kafka, events.TopicOrdersEvents, nil, func(_ kafkago.Message, env events.Envelope, err error) {
 			if err != nil {
 				t.Errorf("undecodable lifecycle event: %v", err)
+				return
+			}
+			if env.Type == events.TypeSagaTimeline {
+				var tl events.SagaTimeline
+				if err := env.DecodeData(&tl); err != nil {
+					t.Errorf("timeline data: %v", err)
+					return
+				}
+				s.mu.Lock()
+				s.timelines[tl.SagaID] = append(s.timelines[tl.SagaID], tl)
+				s.mu.Unlock()
+				return
+			}
+			if !events.IsLifecycleType(env.Type) {
+				t.Errorf("unexpected type %s on %s", env.Type, events.TopicOrdersEvents)
 				return
 			}
 			var l events.OrderLifecycle
@@ -158,12 +177,22 @@ func (s *stack) stopAll() {
 }
 
 // startOrchestrator starts an orchestrator instance named name.
+// now is the orchestrators' clock: the wall clock moved on by advance.
+func (s *stack) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
+
+// advance moves the orchestrators' clock forward by d (retention and dedupe windows pass
+// without waiting for them; steps in flight time out as they would).
+func (s *stack) advance(d time.Duration) { s.skew.Add(int64(d)) }
+
 func (s *stack) startOrchestrator(name string) {
 	cfg := orchestrator.Config{
 		Kafka:          s.kafka,
 		Definition:     order.NewDefinition(s.saga),
 		Partitions:     testPartitions,
 		SessionTimeout: 2 * time.Second,
+		Retention:      orchestrator.MinRetention,
+		DedupeWindow:   time.Hour,
+		Now:            s.now,
 		Logger:         s.log.With().Str("component", name).Logger(),
 		Metrics:        s.metrics,
 	}
@@ -260,11 +289,37 @@ func (s *stack) waitTerminal(timeout time.Duration) sample.Summary {
 }
 
 // states reads the saga changelog: the latest snapshot of every saga.
+// history is an order's timeline as read so far from orders.events: the entries of every
+// timeline record, in order, a redelivered version once.
+func (s *stack) history(id string) []events.TimelineEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []events.TimelineEntry
+	var last uint64
+	for _, tl := range s.timelines[id] {
+		if tl.Version <= last {
+			continue
+		}
+		last = tl.Version
+		out = append(out, tl.Entries...)
+	}
+	return out
+}
+
+// states reads the last snapshot of every saga in podium.saga-state (finished sagas: their
+// marker, until the retention tombstones it).
 func (s *stack) states() map[string]*saga.State {
 	s.t.Helper()
 	out := map[string]*saga.State{}
 	for p := range testPartitions {
 		_, err := pkafka.ReadPartition(s.ctx, s.kafka, events.TopicSagaState, p, func(m kafkago.Message) error {
+			if strings.HasPrefix(string(m.Key), orchestrator.IndexKeyPrefix) {
+				return nil
+			}
+			if m.Value == nil {
+				delete(out, string(m.Key))
+				return nil
+			}
 			var st saga.State
 			if err := json.Unmarshal(m.Value, &st); err != nil {
 				return fmt.Errorf("snapshot of %s: %w", m.Key, err)

@@ -6,7 +6,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/podiumhq/podium/internal/client"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
 	"github.com/podiumhq/podium/internal/sample"
+	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 	"github.com/podiumhq/podium/workers"
@@ -46,16 +50,16 @@ func TestEveryOutcome(t *testing.T) {
 		if !strings.Contains(st.Reason, "no_delivery_partner") && st.FailedStep != order.StepAssignDelivery {
 			continue
 		}
-		checkReverseOrder(t, id, st)
+		checkReverseOrder(t, id, st, s.history(id))
 	}
 }
 
 // checkReverseOrder checks in the history that each stage-2 compensation finished before
 // any stage-1 compensation was dispatched.
-func checkReverseOrder(t *testing.T, id string, st *saga.State) {
+func checkReverseOrder(t *testing.T, id string, st *saga.State, history []events.TimelineEntry) {
 	t.Helper()
 	lastStage2, firstStage1 := -1, -1
-	for i, h := range st.History {
+	for i, h := range history {
 		if !strings.Contains(h.Kind, "compensat") {
 			continue
 		}
@@ -76,27 +80,30 @@ func checkReverseOrder(t *testing.T, id string, st *saga.State) {
 	}
 }
 
-// TestDuplicateOrderPlaced places the same order twice: one saga, one set of effects, and
-// the duplicate recorded in its history.
+// TestDuplicateOrderPlaced places the same order twice while its saga runs, and again
+// after it finished: one saga, one set of effects; the first duplicate is recorded in the
+// saga's history, the second (the saga has left memory) recognised by the finished index.
 func TestDuplicateOrderPlaced(t *testing.T) {
 	s := newStack(t, fastSaga())
 	s.startWorkers()
 	s.startOrchestrator("orchestrator")
 	o := s.gen.Make(sample.Happy)
-	s.place(o)
+	s.place(o, o)
 	s.waitTerminal(60 * time.Second)
-	s.place(o)
 	s.waitFor(30*time.Second, "the duplicate in the saga's history", func() (bool, string) {
-		st := s.states()[o.Placed.OrderID]
-		if st == nil {
-			return false, "no saga"
-		}
-		for _, h := range st.History {
-			if strings.Contains(h.Kind, "duplicate") || strings.Contains(h.Detail, "duplicate") {
+		h := s.history(o.Placed.OrderID)
+		for _, e := range h {
+			if strings.Contains(e.Kind, "duplicate") || strings.Contains(e.Detail, "duplicate") {
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("%d history entries, none a duplicate", len(st.History))
+		return false, fmt.Sprintf("%d history entries, none a duplicate", len(h))
+	})
+	before := testutil.ToFloat64(s.metrics.Ignored.WithLabelValues("duplicate_start"))
+	s.place(o)
+	s.waitFor(30*time.Second, "the duplicate of a finished order to be ignored", func() (bool, string) {
+		got := testutil.ToFloat64(s.metrics.Ignored.WithLabelValues("duplicate_start"))
+		return got > before, fmt.Sprintf("%v duplicate starts ignored", got)
 	})
 	if st := s.states()[o.Placed.OrderID]; order.StatusOf(st) != order.StatusCompleted {
 		t.Errorf("status after the duplicate = %s, want completed", order.StatusOf(st))
@@ -145,6 +152,90 @@ func TestMalformedRecordsBecomeDeadLetters(t *testing.T) {
 	}
 }
 
+// TestDuplicateAfterRetention finishes an order, lets its retention pass (the finished
+// snapshot is tombstoned) and places it again, before and after an orchestrator restart
+// (the index then comes back from its records in podium.saga-state): no second saga.
+func TestDuplicateAfterRetention(t *testing.T) {
+	s := newStack(t, fastSaga())
+	s.startWorkers()
+	s.startOrchestrator("orchestrator")
+	o := s.gen.Make(sample.Happy)
+	id := o.Placed.OrderID
+	s.place(o)
+	s.waitTerminal(60 * time.Second)
+	if st := s.states()[id]; st == nil || order.StatusOf(st) != order.StatusCompleted || st.Input != nil {
+		t.Fatalf("finished snapshot: got %+v, want a completed marker without input", st)
+	}
+
+	s.advance(orchestrator.MinRetention + 2*time.Minute)
+	s.waitFor(30*time.Second, "the finished snapshot to be tombstoned", func() (bool, string) {
+		st := s.states()[id]
+		return st == nil, fmt.Sprintf("snapshot still there: %v", st != nil)
+	})
+	dispatched := len(s.history(id))
+	for i, restart := range []bool{false, true} {
+		if restart {
+			s.stop("orchestrator")
+			s.startOrchestrator("orchestrator")
+		}
+		before := testutil.ToFloat64(s.metrics.Ignored.WithLabelValues("duplicate_start"))
+		s.place(o)
+		s.waitFor(60*time.Second, "the duplicate to be ignored", func() (bool, string) {
+			got := testutil.ToFloat64(s.metrics.Ignored.WithLabelValues("duplicate_start"))
+			return got > before, fmt.Sprintf("%v duplicate starts ignored", got)
+		})
+		if st := s.states()[id]; st != nil {
+			t.Errorf("duplicate %d started a saga again: %+v", i, st)
+		}
+		if got := len(s.history(id)); got != dispatched {
+			t.Errorf("duplicate %d: timeline grew from %d to %d entries", i, dispatched, got)
+		}
+	}
+	s.checkEffects()
+}
+
+// TestOversizedOrderIsDeadLettered places a valid OrderPlaced with a 180 KB unknown field
+// between ordinary orders of the same partition: it becomes a dead letter (too_large), the
+// others complete.
+func TestOversizedOrderIsDeadLettered(t *testing.T) {
+	s := newStack(t, fastSaga())
+	s.startWorkers()
+	s.startOrchestrator("orchestrator")
+	big := s.gen.Make(sample.Happy)
+	doc, err := json.Marshal(big.Placed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := append(doc[:len(doc)-1:len(doc)-1], []byte(`,"notes":"`+strings.Repeat("x", 180<<10)+`"}`)...)
+	home := pkafka.HomePartition([]byte(big.Placed.OrderID), testPartitions)
+	var same []sample.Order // ordinary orders homed on the same partition
+	for len(same) < 6 {
+		o := s.gen.Make(sample.Happy)
+		if pkafka.HomePartition([]byte(o.Placed.OrderID), testPartitions) == home {
+			same = append(same, o)
+		}
+	}
+	s.place(same[:3]...)
+	if err := s.writer.WriteMessages(s.ctx, kafkago.Message{Topic: events.TopicOrdersPlaced, Key: []byte(big.Placed.OrderID), Value: padded}); err != nil {
+		t.Fatalf("writing the oversized order: %v", err)
+	}
+	s.place(same[3:]...)
+	s.waitTerminal(60 * time.Second)
+	var dead []kafkago.Message
+	s.waitFor(20*time.Second, "the oversized order's dead letter", func() (bool, string) {
+		dead = s.records(events.TopicOrdersDLQ, dlqPartitions(t, s, events.TopicOrdersDLQ))
+		return len(dead) > 0, fmt.Sprintf("%d dead letters", len(dead))
+	})
+	if len(dead) != 1 || string(dead[0].Key) != big.Placed.OrderID || !strings.Contains(header(dead[0], events.HeaderDLQReason), orchestrator.RuleTooLarge) {
+		t.Errorf("dead letters: got %d, first %q reason %q; want one for %s with reason %s",
+			len(dead), dead[0].Key, header(dead[0], events.HeaderDLQReason), big.Placed.OrderID, orchestrator.RuleTooLarge)
+	}
+	if st := s.states()[big.Placed.OrderID]; st != nil {
+		t.Errorf("the oversized order started a saga: %s", st.Status)
+	}
+	s.checkEffects()
+}
+
 func dlqPartitions(t *testing.T, s *stack, topic string) int {
 	t.Helper()
 	counts, err := pkafka.PartitionCounts(s.ctx, s.kafka, []string{topic})
@@ -191,6 +282,73 @@ func TestForeignPartitionIsForwarded(t *testing.T) {
 	if forwarded != len(orders) {
 		t.Errorf("%d records forwarded, want %d", forwarded, len(orders))
 	}
+}
+
+// TestOversizedForwardIsDeadLettered writes a valid OrderPlaced as large as a record can be
+// to a foreign partition: its forward (the record plus a header) is refused by the broker
+// for its size. That record alone becomes a dead letter; the orders around it, on the same
+// partition, complete.
+func TestOversizedForwardIsDeadLettered(t *testing.T) {
+	s := newStack(t, fastSaga())
+	s.startWorkers()
+	s.startOrchestrator("orchestrator")
+	w := &kafkago.Writer{
+		Addr:         kafkago.TCP(s.kafka.Brokers...),
+		Balancer:     offByOne{},
+		RequiredAcks: kafkago.RequireAll,
+		BatchTimeout: time.Millisecond,
+		BatchBytes:   2 << 20,
+	}
+	defer w.Close()
+	big := s.gen.Make(sample.Happy)
+	doc, err := json.Marshal(big.Placed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Just under what the broker accepts in one record batch (message.max.bytes 1,048,588,
+	// less the batch and record overhead), and incompressible: the forwarding header tips
+	// it over.
+	noise := make([]byte, 600_000)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(noise)
+	pad := hex.EncodeToString(noise)
+	prefix := append(doc[:len(doc)-1:len(doc)-1], []byte(`,"notes":"`)...)
+	pad = pad[:1_048_588-61-20-len(big.Placed.OrderID)-len(prefix)-2]
+	value := append(prefix, []byte(pad+`"}`)...)
+	before := s.gen.Make(sample.Happy)
+	after := s.gen.Make(sample.Happy)
+	for _, o := range []sample.Order{before, after} {
+		s.tracker.Placed(o, time.Now())
+	}
+	msgs := []kafkago.Message{}
+	for _, o := range []sample.Order{before} {
+		m, err := client.OrderPlacedMessage(o.Placed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, kafkago.Message{Topic: events.TopicOrdersPlaced, Key: []byte(big.Placed.OrderID), Value: value})
+	m, err := client.OrderPlacedMessage(after.Placed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs = append(msgs, m)
+	for _, m := range msgs {
+		if err := w.WriteMessages(s.ctx, m); err != nil {
+			t.Fatalf("writing %s to a foreign partition: %v", m.Key, err)
+		}
+	}
+	s.waitTerminal(60 * time.Second)
+	var dead []kafkago.Message
+	s.waitFor(20*time.Second, "the oversized forward's dead letter", func() (bool, string) {
+		dead = s.records(events.TopicOrdersDLQ, dlqPartitions(t, s, events.TopicOrdersDLQ))
+		return len(dead) > 0, fmt.Sprintf("%d dead letters", len(dead))
+	})
+	if len(dead) != 1 || string(dead[0].Key) != big.Placed.OrderID || !strings.Contains(header(dead[0], events.HeaderDLQReason), orchestrator.RuleTooLarge) {
+		t.Errorf("dead letters: got %d, first %q reason %q; want one for %s with reason %s",
+			len(dead), dead[0].Key, header(dead[0], events.HeaderDLQReason), big.Placed.OrderID, orchestrator.RuleTooLarge)
+	}
+	s.checkEffects()
 }
 
 // offByOne puts every record on the partition after its home one.
@@ -379,15 +537,11 @@ func TestCancelWhileInFlight(t *testing.T) {
 	done := s.gen.Make(sample.Happy)
 	s.place(done)
 	s.waitTerminal(60 * time.Second)
+	finishedBefore := testutil.ToFloat64(s.metrics.Ignored.WithLabelValues("finished"))
 	s.control(events.TypeOrderCancel, done.Placed.OrderID)
 	s.waitFor(30*time.Second, "the late cancel to be recorded", func() (bool, string) {
-		st := s.states()[done.Placed.OrderID]
-		for _, h := range st.History {
-			if strings.Contains(h.Kind, "reject") || strings.Contains(h.Detail, "reject") {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d history entries", len(st.History))
+		got := testutil.ToFloat64(s.metrics.Ignored.WithLabelValues("finished"))
+		return got > finishedBefore, fmt.Sprintf("%v records for finished orders ignored", got)
 	})
 	if got := order.StatusOf(s.states()[done.Placed.OrderID]); got != order.StatusCompleted {
 		t.Errorf("a cancel after completion changed the status to %s", got)
