@@ -76,3 +76,36 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSnapshotEncodeBinary encodes a completed saga's snapshot as process writes it
+// (saga.State.MarshalBinary).
+func BenchmarkSnapshotEncodeBinary(b *testing.B) {
+	s := completedSnapshot(b)
+	value, err := s.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(value)))
+	b.ReportMetric(float64(len(value)), "snapshot-bytes")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSnapshotDecodeBinary decodes a binary snapshot, as restore does.
+func BenchmarkSnapshotDecodeBinary(b *testing.B) {
+	value, err := completedSnapshot(b).MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := saga.DecodeState(value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -32,34 +32,30 @@ var stepResults = map[string]json.RawMessage{
 	order.StepSendConfirmation: json.RawMessage(`{"message_id":"msg-c4a8e1b29d07"}`),
 }
 
-// CompletedSaga runs one happy order through the order saga's engine, answering every
-// command with a success reply a few milliseconds later, and returns the completed state:
-// what podium.saga-state holds for a finished order.
-func CompletedSaga(o events.OrderPlaced, start time.Time) (*saga.State, error) {
+// InFlightSaga returns the state of an order saga for o that is half way: inventory
+// reserved and payment authorized (approved), prepare-shipment and assign-delivery
+// dispatched at start and awaiting their replies — what an orchestrator restores and
+// re-sends after a failover under load. Finished sagas cost a restore next to nothing (a
+// hash in the finished index), so the restore is measured on sagas in flight.
+func InFlightSaga(o events.OrderPlaced, start time.Time) (*saga.State, error) {
 	def := order.Definition()
 	payload, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
 	}
-	now := start
 	s, out, err := def.Apply(nil, saga.StartInput(o.OrderID, payload, 42,
-		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), now)
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), start)
 	if err != nil {
 		return nil, err
 	}
-	queue := out.Commands
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		now = now.Add(3 * time.Millisecond)
-		s, out, err = def.Apply(s, saga.ReplyInput(c.ID, c.Step, saga.ReplySuccess, "", stepResults[c.Step]), now)
+	for _, c := range out.Commands {
+		s, _, err = def.Apply(s, saga.ReplyInput(c.ID, c.Step, saga.ReplySuccess, "", stepResults[c.Step]), start)
 		if err != nil {
 			return nil, err
 		}
-		queue = append(queue, out.Commands...)
 	}
-	if s.Status != saga.StatusCompleted {
-		return nil, fmt.Errorf("the saga ended %s, want completed", s.Status)
+	if got := len(def.InFlight(s)); s.Status != saga.StatusRunning || got != 2 {
+		return nil, fmt.Errorf("the saga is %s with %d commands in flight, want running with 2", s.Status, got)
 	}
 	return s, nil
 }
@@ -117,7 +113,7 @@ func (t *logTap) set(watch func(string)) {
 	t.mu.Unlock()
 }
 
-// runRestore fills partition 0 of podium.saga-state with cfg.Restore completed sagas and
+// runRestore fills partition 0 of podium.saga-state with cfg.Restore sagas in flight and
 // times an orchestrator's restore of it.
 func runRestore(ctx context.Context, cfg Config) (RestoreResult, error) {
 	const partition = 0
@@ -266,17 +262,18 @@ func waitOrchestratorOwned(ctx context.Context, st *stack, m *member) error {
 // the same length).
 const templateID = "rst-XXXXXXXX"
 
-// writeSnapshots writes n completed-saga snapshots whose IDs home on partition, and returns
+// writeSnapshots writes n in-flight saga snapshots whose IDs home on partition, and returns
 // the size of one.
 func writeSnapshots(ctx context.Context, cfg pkafka.Config, partitions, partition, n int) (int, error) {
 	o := sample.NewGenerator("rst", 7).Make(sample.Happy).Placed
 	o.OrderID = templateID
-	s, err := CompletedSaga(o, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	// Deadlines in the future: the restored sagas wait for their replies, not time out.
+	s, err := InFlightSaga(o, time.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return 0, err
 	}
 	s.Generation = 1
-	tmpl, err := json.Marshal(s)
+	tmpl, err := s.MarshalBinary() // as the orchestrator writes it
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -320,12 +319,12 @@ func (s *stack) states() map[string]*saga.State {
 				delete(out, string(m.Key))
 				return nil
 			}
-			var st saga.State
-			if err := json.Unmarshal(m.Value, &st); err != nil {
+			st, err := saga.DecodeState(m.Value)
+			if err != nil {
 				return fmt.Errorf("snapshot of %s: %w", m.Key, err)
 			}
 			if cur, ok := out[st.SagaID]; !ok || st.Version >= cur.Version {
-				out[st.SagaID] = &st
+				out[st.SagaID] = st
 			}
 			return nil
 		})

@@ -12,10 +12,11 @@ import (
 )
 
 const (
-	// readMaxBytes is the size limit of one fetch during a restore. Large, so a changelog
-	// partition comes back in few round trips; Kafka returns at least one whole batch
+	// readMaxBytes is the size limit of one fetch during a restore: large, so a changelog
+	// partition comes back in few round trips, and not so large that applying a fetch
+	// and fetching the next one do not overlap. Kafka returns at least one whole batch
 	// regardless of the limit.
-	readMaxBytes = 32 << 20
+	readMaxBytes = 8 << 20
 	// readMaxWait bounds a fetch that finds no data; restore only fetches below the
 	// watermark, so the broker normally answers at once.
 	readMaxWait = 100 * time.Millisecond
@@ -40,6 +41,36 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 	}
 	start, end := b[topicPartition{topic, partition}].first, b[topicPartition{topic, partition}].last
 
+	// One goroutine fetches and decodes the records while fn handles the previous fetch's:
+	// the broker builds the next response while this process applies the last one.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan []kafkago.Message, 1)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		fetchErr <- fetchRange(ctx, cl, topic, partition, start, end, chunks)
+	}()
+	for chunk := range chunks {
+		for _, msg := range chunk {
+			if err := fn(msg); err != nil {
+				cancel()
+				for range chunks { // let the fetcher end
+				}
+				<-fetchErr
+				return end, fmt.Errorf("handling %s[%d]@%d: %w", topic, partition, msg.Offset, err)
+			}
+		}
+	}
+	if err := <-fetchErr; err != nil {
+		return end, err
+	}
+	return end, nil
+}
+
+// fetchRange fetches topic/partition from start up to end and sends the records, fetch by
+// fetch, on out (which it does not close).
+func fetchRange(ctx context.Context, cl *kafkago.Client, topic string, partition int, start, end int64, out chan<- []kafkago.Message) error {
 	offset := start
 	for offset < end {
 		res, err := cl.Fetch(ctx, &kafkago.FetchRequest{
@@ -51,7 +82,7 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 			MaxWait:   readMaxWait,
 		})
 		if err != nil {
-			return end, fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, err)
+			return fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, err)
 		}
 		if res.Error != nil {
 			if errors.Is(res.Error, kafkago.OffsetOutOfRange) && res.LogStartOffset > offset {
@@ -59,16 +90,16 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 				offset = res.LogStartOffset
 				continue
 			}
-			return end, fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, res.Error)
+			return fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, res.Error)
 		}
-		progressed := false
+		var chunk []kafkago.Message
 		for {
 			rec, err := res.Records.ReadRecord()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				return end, fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, offset, err)
+				return fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, offset, err)
 			}
 			if rec.Offset < offset {
 				continue // a batch may start before the offset asked for
@@ -79,22 +110,24 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 			}
 			msg, err := toMessage(topic, partition, res.HighWatermark, rec)
 			if err != nil {
-				return end, fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, rec.Offset, err)
+				return fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, rec.Offset, err)
 			}
-			if err := fn(msg); err != nil {
-				return end, fmt.Errorf("handling %s[%d]@%d: %w", topic, partition, rec.Offset, err)
-			}
+			chunk = append(chunk, msg)
 			offset = rec.Offset + 1
-			progressed = true
 		}
-		if !progressed {
+		if len(chunk) == 0 {
 			// Nothing left below the watermark: the tail was compacted away (or the fetch
 			// came back empty although the watermark says otherwise). Either way there is
 			// nothing more to restore.
-			break
+			return nil
+		}
+		select {
+		case out <- chunk:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	return end, nil
+	return nil
 }
 
 // toMessage copies a fetched record into a kafka-go Message that outlives the fetch.

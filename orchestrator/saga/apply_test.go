@@ -976,3 +976,48 @@ func TestStepStateAwaiting(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeStateRejectsCorruptBinary(t *testing.T) {
+	r := newRun(t, testDefinition())
+	r.start(`{"x":1}`)
+	r.ok("a")
+	b, err := r.s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(b) {
+		if _, err := DecodeState(b[:n]); err == nil {
+			t.Fatalf("DecodeState of the first %d of %d bytes: got no error", n, len(b))
+		}
+	}
+	if _, err := DecodeState(append(slices.Clone(b), 0)); err == nil {
+		t.Errorf("DecodeState with a trailing byte: got no error")
+	}
+	js, _ := json.Marshal(r.s)
+	if len(b) >= len(js) {
+		t.Errorf("binary state: %d bytes, JSON %d: want the binary smaller", len(b), len(js))
+	}
+}
+
+func FuzzDecodeState(f *testing.F) {
+	s, _, err := testDefinition().Apply(nil, StartInput("saga-1", json.RawMessage(`{}`), 1, ""), t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, _ := s.MarshalBinary()
+	f.Add(b)
+	f.Add([]byte(`{"format":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeState(data)
+		if err != nil {
+			return
+		}
+		again, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatalf("MarshalBinary of a decoded state: %v", err)
+		}
+		if _, err := DecodeState(again); err != nil {
+			t.Fatalf("decoding a re-encoded state: %v", err)
+		}
+	})
+}

@@ -157,6 +157,20 @@ func assertRoundTrip(t *testing.T, s *State) {
 	if !reflect.DeepEqual(&got, s) {
 		t.Fatalf("JSON round trip differs:\n got %+v\nwant %+v\njson %s", &got, s, b)
 	}
+	bin, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatalf("MarshalBinary: %v", err)
+	}
+	fromBin, err := DecodeState(bin)
+	if err != nil {
+		t.Fatalf("DecodeState(binary): %v", err)
+	}
+	if !reflect.DeepEqual(fromBin, s) {
+		t.Fatalf("binary round trip differs:\n got %+v\nwant %+v", fromBin, s)
+	}
+	if v, g, err := PeekVersion(bin); err != nil || v != s.Version || g != s.Generation {
+		t.Fatalf("PeekVersion: got %d %d %v, want %d %d", v, g, err, s.Version, s.Generation)
+	}
 }
 
 // cmd returns the ID of the latest command of a step's phase.
