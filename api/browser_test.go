@@ -96,24 +96,27 @@ func (p *pageErrors) check(t *testing.T, when string) {
 }
 
 // TestDashboardInBrowser drives the dashboard in headless Chromium against a read model
-// fed from a kfake changelog holding snapshots made by the real order saga engine.
+// fed from a kfake changelog holding snapshots and timeline records made by the real order
+// saga engine.
 func TestDashboardInBrowser(t *testing.T) {
 	browser := findChromium(t)
 	kc := newCluster(t, 3)
 	at := time.Now().UTC().Add(-time.Minute)
 	var initial []*saga.State
-	for _, r := range []*sagaRun{
+	runs := []*sagaRun{
 		runCompleted(t, "ord-done-1", at),
 		runCompleted(t, "ord-done-2", at.Add(time.Second)),
 		runPending(t, "ord-waiting", at.Add(2*time.Second)),
 		runDeclined(t, "ord-declined-1", at.Add(3*time.Second)),
 		runCancelled(t, "ord-cancelled-1", at.Add(4*time.Second)),
 		runFailed(t, "ord-failed-1", at.Add(5*time.Second)),
-	} {
+	}
+	for _, r := range runs {
 		initial = append(initial, r.snaps...)
 	}
+	writeTimelines(t, kc, runs...)
 	writeSnapshots(t, kc, initial...)
-	s, base := startService(t, Config{Kafka: kc})
+	s, base := startService(t, Config{Kafka: kc}, nil)
 	select {
 	case <-s.Restored():
 	case <-time.After(30 * time.Second):
@@ -188,10 +191,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	// More snapshots: three more completed orders and the waiting one completes.
 	var more []*saga.State
 	for i := 3; i <= 5; i++ {
-		more = append(more, runCompleted(t, fmt.Sprintf("ord-done-%d", i), time.Now().UTC()).snaps...)
+		r := runCompleted(t, fmt.Sprintf("ord-done-%d", i), time.Now().UTC())
+		writeTimelines(t, kc, r)
+		more = append(more, r.snaps...)
 	}
 	waiting := runCompleted(t, "ord-waiting", at.Add(2*time.Second))
-	more = append(more, waiting.snaps[1:]...) // the first one is already there
+	waiting.records, waiting.snaps = waiting.records[1:], waiting.snaps[1:] // the first ones are already there
+	writeTimelines(t, kc, waiting)
+	more = append(more, waiting.snaps...)
 	writeSnapshots(t, kc, more...)
 	poll("the completed count to change", `document.querySelector('[data-count="completed"]').textContent === '6'`)
 	poll("the pending count to drop", `document.querySelector('[data-count="pending"]').textContent === '0'`)
@@ -240,10 +247,13 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// An order page follows its order live.
 	live := runApproved(t, "ord-live", time.Now().UTC())
+	writeMessages(t, kc, timelineMessage(t, live.records[0]))
 	writeSnapshots(t, kc, live.snaps[0])
 	step("opening a pending order", chromedp.Navigate(base+"/ui/orders/ord-live"), chromedp.WaitVisible(chromedp.CSS(`svg.saga-diagram`)))
 	poll("the live stream", `document.getElementById('live').textContent === 'live'`)
-	writeSnapshots(t, kc, live.snaps[1:]...)
+	live.records, live.snaps = live.records[1:], live.snaps[1:]
+	writeTimelines(t, kc, live)
+	writeSnapshots(t, kc, live.snaps...)
 	poll("the order page to show approved", `document.querySelector('.order-live').dataset.status === 'approved'`)
 	if got := eval(`[...document.querySelectorAll('#actions button')].filter(b => !b.hidden).map(b => b.dataset.action).join(',')`); got != "cancel" {
 		t.Errorf("actions offered for an approved order: got %q, want cancel", got)

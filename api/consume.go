@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,34 +24,57 @@ const (
 	retryMax = 10 * time.Second
 )
 
-// Consume feeds the read model from podium.saga-state until ctx ends (then it returns
-// nil). For each partition, one goroutine restores the partition from its first offset
-// up to the high watermark captured when it starts, then follows the partition from
-// there; the read model is ready (and Restored closed) once every partition was restored.
-// Kafka errors are logged and retried with backoff; only a partition count mismatch ends
-// Consume with an error.
+// sweepInterval is how often Consume expires finished orders when no record arrives.
+const sweepInterval = time.Minute
+
+// feed is one topic the read model is built from.
+type feed struct {
+	topic string
+	apply func(kafkago.Message)
+}
+
+// Consume feeds the read model from podium.saga-state (snapshots) and orders.events
+// (timeline records) until ctx ends (then it returns nil). For each partition of each
+// topic, one goroutine restores the partition from its first offset up to the high
+// watermark captured when it starts, then follows the partition from there; the read
+// model is ready (and Restored closed) once every partition of both topics was restored.
+// One more goroutine expires finished orders every minute. Kafka errors are logged and
+// retried with backoff; only a partition count mismatch of podium.saga-state ends Consume
+// with an error.
 func (s *Service) Consume(ctx context.Context) error {
-	n, err := s.partitionCount(ctx)
-	if err != nil || n == 0 {
+	counts, err := s.partitionCounts(ctx)
+	if err != nil || counts == nil {
 		return err
+	}
+	feeds := []feed{
+		{topic: events.TopicSagaState, apply: s.apply},
+		{topic: events.TopicOrdersEvents, apply: s.applyEvent},
 	}
 	start := time.Now()
 	var (
 		wg       sync.WaitGroup
 		restored sync.WaitGroup
 	)
-	restored.Add(n)
-	for p := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			end, ok := s.restorePartition(ctx, p)
-			restored.Done()
-			if ok {
-				s.follow(ctx, p, end)
-			}
-		}()
+	for _, f := range feeds {
+		n := counts[f.topic]
+		restored.Add(n)
+		for p := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				end, ok := s.restorePartition(ctx, f, p)
+				restored.Done()
+				if ok {
+					s.follow(ctx, f, p, end)
+				}
+			}()
+		}
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.sweep(ctx)
+	}()
 	go func() {
 		restored.Wait()
 		if ctx.Err() != nil {
@@ -59,50 +83,77 @@ func (s *Service) Consume(ctx context.Context) error {
 		s.model.SetReady()
 		s.metrics.ready.Set(1)
 		s.restoreOnce.Do(func() { close(s.restored) })
-		s.log.Info().Int("partitions", n).Int("orders", s.model.Len()).Dur("took", time.Since(start)).Msg("read model restored")
+		s.log.Info().Int("partitions", counts[events.TopicSagaState]).Int("event_partitions", counts[events.TopicOrdersEvents]).
+			Int("orders", s.model.Len()).Dur("took", time.Since(start)).Msg("read model restored")
 	}()
 	wg.Wait()
 	return nil
 }
 
-// partitionCount asks for the changelog's partitions until it gets an answer or ctx ends
-// (0, nil).
-func (s *Service) partitionCount(ctx context.Context) (int, error) {
+// sweep expires finished orders every sweepInterval until ctx ends.
+func (s *Service) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := s.model.Expire(); n > 0 {
+				s.log.Debug().Int("orders", n).Int("held", s.model.Len()).Msg("expired finished orders")
+			}
+		}
+	}
+}
+
+// partitionCounts asks for the partitions of podium.saga-state and orders.events until
+// both exist or ctx ends (nil, nil). podium.saga-state must have Config.Partitions
+// partitions when that is set; orders.events may have any number.
+func (s *Service) partitionCounts(ctx context.Context) (map[string]int, error) {
+	topics := []string{events.TopicSagaState, events.TopicOrdersEvents}
 	wait := retryMin
 	for {
-		counts, err := pkafka.PartitionCounts(ctx, s.cfg.Kafka, []string{events.TopicSagaState})
+		counts, err := pkafka.PartitionCounts(ctx, s.cfg.Kafka, topics)
 		n := counts[events.TopicSagaState]
-		switch {
-		case err == nil && n > 0 && s.cfg.Partitions > 0 && n != s.cfg.Partitions:
-			return 0, fmt.Errorf("%s has %d partitions, want %d: %w", events.TopicSagaState, n, s.cfg.Partitions, ErrPartitionMismatch)
-		case err == nil && n > 0:
-			return n, nil
-		case err == nil:
-			err = fmt.Errorf("topic %s does not exist", events.TopicSagaState)
+		if err == nil && n > 0 && s.cfg.Partitions > 0 && n != s.cfg.Partitions {
+			return nil, fmt.Errorf("%s has %d partitions, want %d: %w", events.TopicSagaState, n, s.cfg.Partitions, ErrPartitionMismatch)
+		}
+		if err == nil {
+			var missing []string
+			for _, t := range topics {
+				if counts[t] == 0 {
+					missing = append(missing, t)
+				}
+			}
+			if len(missing) == 0 {
+				return counts, nil
+			}
+			err = fmt.Errorf("topics %s do not exist", strings.Join(missing, ", "))
 		}
 		if ctx.Err() != nil {
-			return 0, nil
+			return nil, nil
 		}
-		s.log.Warn().Err(err).Dur("retry_in", wait).Msg("reading changelog partitions")
+		s.log.Warn().Err(err).Dur("retry_in", wait).Msg("reading topic partitions")
 		if !sleep(ctx, wait) {
-			return 0, nil
+			return nil, nil
 		}
 		wait = min(wait*2, retryMax)
 	}
 }
 
-// restorePartition reads partition p up to the watermark captured at the call, retrying
-// from the start after an error (applying a snapshot twice changes nothing). It returns
+// restorePartition reads partition p of f's topic up to the watermark captured at the
+// call, retrying from the start after an error (applying a snapshot or a timeline record
+// twice changes nothing). It returns
 // the watermark, and false if ctx ended first.
-func (s *Service) restorePartition(ctx context.Context, p int) (int64, bool) {
-	log := s.log.With().Int("partition", p).Logger()
+func (s *Service) restorePartition(ctx context.Context, f feed, p int) (int64, bool) {
+	log := s.log.With().Str("topic", f.topic).Int("partition", p).Logger()
 	wait := retryMin
 	for {
 		t0 := time.Now()
 		records := 0
-		end, err := pkafka.ReadPartition(ctx, s.cfg.Kafka, events.TopicSagaState, p, func(m kafkago.Message) error {
+		end, err := pkafka.ReadPartition(ctx, s.cfg.Kafka, f.topic, p, func(m kafkago.Message) error {
 			records++
-			s.apply(m)
+			f.apply(m)
 			return nil
 		})
 		if err == nil {
@@ -120,9 +171,10 @@ func (s *Service) restorePartition(ctx context.Context, p int) (int64, bool) {
 	}
 }
 
-// follow reads partition p from offset until ctx ends, reconnecting after errors.
-func (s *Service) follow(ctx context.Context, p int, offset int64) {
-	log := s.log.With().Int("partition", p).Logger()
+// follow reads partition p of f's topic from offset until ctx ends, reconnecting after
+// errors.
+func (s *Service) follow(ctx context.Context, f feed, p int, offset int64) {
+	log := s.log.With().Str("topic", f.topic).Int("partition", p).Logger()
 	brokers := s.cfg.Kafka.Brokers
 	if len(brokers) == 0 {
 		brokers = []string{pkafka.DefaultBroker}
@@ -131,7 +183,7 @@ func (s *Service) follow(ctx context.Context, p int, offset int64) {
 	for ctx.Err() == nil {
 		r := kafkago.NewReader(kafkago.ReaderConfig{
 			Brokers:   brokers,
-			Topic:     events.TopicSagaState,
+			Topic:     f.topic,
 			Partition: p,
 			Dialer:    s.cfg.Kafka.Dialer(),
 			MinBytes:  1,
@@ -142,7 +194,7 @@ func (s *Service) follow(ctx context.Context, p int, offset int64) {
 		for err == nil {
 			var m kafkago.Message
 			if m, err = r.FetchMessage(ctx); err == nil {
-				s.apply(m)
+				f.apply(m)
 				offset = m.Offset + 1
 				wait = retryMin
 			}
@@ -151,7 +203,7 @@ func (s *Service) follow(ctx context.Context, p int, offset int64) {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn().Err(err).Int64("offset", offset).Dur("retry_in", wait).Msg("following changelog")
+		log.Warn().Err(err).Int64("offset", offset).Dur("retry_in", wait).Msg("following partition")
 		if !sleep(ctx, wait) {
 			return
 		}
@@ -159,8 +211,12 @@ func (s *Service) follow(ctx context.Context, p int, offset int64) {
 	}
 }
 
-// apply applies one changelog record to the read model and counts it.
+// apply applies one podium.saga-state record to the read model and counts it.
 func (s *Service) apply(m kafkago.Message) {
+	if isInternal(m.Key) {
+		s.metrics.snapshots.WithLabelValues("internal").Inc()
+		return
+	}
 	ch, err := s.model.Apply(m.Key, m.Value)
 	switch {
 	case err != nil:
@@ -168,14 +224,46 @@ func (s *Service) apply(m kafkago.Message) {
 		s.log.Warn().Err(err).Int("partition", m.Partition).Int64("offset", m.Offset).Str("order_id", string(m.Key)).Msg("skipping unreadable snapshot")
 	case !ch.Applied:
 		s.metrics.snapshots.WithLabelValues("stale").Inc()
-	case ch.Deleted:
+	case m.Value == nil:
 		s.metrics.snapshots.WithLabelValues("tombstone").Inc()
 	default:
 		s.metrics.snapshots.WithLabelValues("applied").Inc()
-		if ch.From != ch.To && s.model.Ready() {
-			s.metrics.transitions.WithLabelValues(string(ch.To)).Inc()
-		}
 	}
+	s.countTransition(ch)
+}
+
+// applyEvent applies one orders.events record to the read model and counts it.
+func (s *Service) applyEvent(m kafkago.Message) {
+	ch, err := s.model.ApplyEvent(m.Key, m.Value, toEventHeaders(m.Headers))
+	switch {
+	case err != nil:
+		s.metrics.events.WithLabelValues("invalid").Inc()
+		s.log.Warn().Err(err).Int("partition", m.Partition).Int64("offset", m.Offset).Str("order_id", string(m.Key)).Msg("skipping unreadable event")
+	case ch.Other:
+		s.metrics.events.WithLabelValues("other").Inc()
+	case !ch.Applied:
+		s.metrics.events.WithLabelValues("stale").Inc()
+	default:
+		s.metrics.events.WithLabelValues("applied").Inc()
+	}
+	s.countTransition(ch)
+}
+
+func (s *Service) countTransition(ch Change) {
+	if ch.Applied && ch.To != "" && ch.From != ch.To && s.model.Ready() {
+		s.metrics.transitions.WithLabelValues(string(ch.To)).Inc()
+	}
+}
+
+func toEventHeaders(hs []kafkago.Header) []events.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]events.Header, len(hs))
+	for i, h := range hs {
+		out[i] = events.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
 }
 
 // sleep waits d or until ctx ends; false if ctx ended.

@@ -20,12 +20,12 @@ import (
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
-// newCluster starts an in-process kfake broker with podium's input topics and the
-// changelog, each with the given partitions.
+// newCluster starts an in-process kfake broker with podium's input topics, the changelog
+// and orders.events, each with the given partitions.
 func newCluster(t *testing.T, partitions int32) pkafka.Config {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(partitions, events.TopicSagaState, events.TopicOrdersPlaced, events.TopicOrdersControl))
+		kfake.SeedTopics(partitions, events.TopicSagaState, events.TopicOrdersEvents, events.TopicOrdersPlaced, events.TopicOrdersControl))
 	if err != nil {
 		t.Fatalf("starting kfake: %v", err)
 	}
@@ -51,6 +51,30 @@ func writeSnapshots(t *testing.T, kc pkafka.Config, states ...*saga.State) {
 	writeMessages(t, kc, msgs...)
 }
 
+// writeTimelines writes the timeline records of runs to orders.events, keyed by order ID.
+func writeTimelines(t *testing.T, kc pkafka.Config, runs ...*sagaRun) {
+	t.Helper()
+	var msgs []kafkago.Message
+	for _, r := range runs {
+		for _, tl := range r.records {
+			if len(tl.Entries) > 0 {
+				msgs = append(msgs, timelineMessage(t, tl))
+			}
+		}
+	}
+	writeMessages(t, kc, msgs...)
+}
+
+func timelineMessage(t *testing.T, tl events.SagaTimeline) kafkago.Message {
+	t.Helper()
+	v, hs := timelineValue(t, tl)
+	m := kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte(tl.SagaID), Value: v}
+	for _, h := range hs {
+		m.Headers = append(m.Headers, kafkago.Header{Key: h.Key, Value: h.Value})
+	}
+	return m
+}
+
 func writeMessages(t *testing.T, kc pkafka.Config, msgs ...kafkago.Message) {
 	t.Helper()
 	w := pkafka.NewWriter(kc)
@@ -74,13 +98,17 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool, describe func() st
 	}
 }
 
-// startService runs a Service (Consume + HTTP) on a local port until the test ends.
-func startService(t *testing.T, cfg Config) (*Service, string) {
+// startService runs a Service (Consume + HTTP) on a local port until the test ends, with
+// the read model's clock now (nil: the real one).
+func startService(t *testing.T, cfg Config, now func() time.Time) (*Service, string) {
 	t.Helper()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if now != nil {
+		s.model.now = now
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,7 +146,10 @@ func TestServiceRestoresThenFollowsTheChangelog(t *testing.T) {
 	kc := newCluster(t, 4)
 
 	// The changelog before the API starts: every version of every scenario, a stale
-	// snapshot written after a newer one (a zombie writer), a tombstone and garbage.
+	// snapshot written after a newer one (a zombie writer), a tombstone, an internal record
+	// of the orchestrator and garbage; on orders.events the timeline records of every
+	// scenario, a redelivered one, a lifecycle event and garbage; and an order written
+	// before timeline records existed (a format-1 snapshot with its history).
 	var runs []*sagaRun
 	var snaps []*saga.State
 	for i, sc := range scenarios {
@@ -127,51 +158,75 @@ func TestServiceRestoresThenFollowsTheChangelog(t *testing.T) {
 		snaps = append(snaps, r.snaps...)
 	}
 	writeSnapshots(t, kc, snaps...)
+	writeTimelines(t, kc, runs...)
 	completed := runs[2]
 	writeSnapshots(t, kc, completed.snaps[0]) // stale
 	gone := runCompleted(t, "ord-gone", t0)
 	writeSnapshots(t, kc, gone.snaps...)
+	writeTimelines(t, kc, gone)
+	legacy := runCancelled(t, "ord-legacy", t0)
+	lifecycle, err := events.NewEvent(events.TypeOrderCompleted, "ord-completed",
+		events.OrderLifecycle{OrderID: "ord-completed", Status: "completed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lifecycleValue, _, err := events.Encode(lifecycle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeMessages(t, kc,
 		kafkago.Message{Topic: events.TopicSagaState, Key: []byte("ord-gone")}, // tombstone
 		kafkago.Message{Topic: events.TopicSagaState, Key: []byte("ord-junk"), Value: []byte("not json")},
+		kafkago.Message{Topic: events.TopicSagaState, Key: []byte("~finished/0/0"), Value: []byte{1, 2, 3}},
+		kafkago.Message{Topic: events.TopicSagaState, Key: []byte("ord-legacy"), Value: format1JSON(t, legacy.s, legacy.history, 0)},
+		timelineMessage(t, completed.records[len(completed.records)-1]), // redelivered
+		kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte("ord-completed"), Value: lifecycleValue},
+		kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte("ord-junk"), Value: []byte("{\"type\":")},
 	)
 
-	s, base := startService(t, Config{Kafka: kc, Partitions: 4})
+	// The scenarios run at t0: a clock two hours later keeps their finished orders in the
+	// retention window whatever the date.
+	s, base := startService(t, Config{Kafka: kc, Partitions: 4}, (&testClock{now: t0.Add(2 * time.Hour)}).Now)
 	select {
 	case <-s.Restored():
 	case <-time.After(30 * time.Second):
 		t.Fatal("not restored within 30s")
 	}
 	// Ready means caught up with what was there at start: no polling needed.
-	if got := s.Model().Len(); got != len(scenarios) {
-		t.Fatalf("orders after the restore: got %d, want %d", got, len(scenarios))
+	if got, want := s.Model().Len(), len(scenarios)+2; got != want {
+		t.Fatalf("orders after the restore: got %d, want %d (the scenarios, ord-gone, ord-legacy)", got, want)
 	}
 	if code := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("readyz: got %d, want 200", code)
 	}
-	for _, r := range runs {
-		sum, _, ok := s.Model().Get(r.s.SagaID)
-		if !ok || sum.Version != r.s.Version {
-			t.Errorf("%s: got version %d (present %v), want %d", r.s.SagaID, sum.Version, ok, r.s.Version)
+	for _, r := range append(runs, legacy) {
+		v, ok := s.Model().view(r.s.SagaID)
+		if !ok || v.Version != r.s.Version || !v.hasSnap {
+			t.Errorf("%s: got version %d (present %v, snapshot %v), want %d", r.s.SagaID, v.Version, ok, v.hasSnap, r.s.Version)
+		}
+		if got := v.timeline(s.Model().syms); !equalTimeline(got, r.history) {
+			t.Errorf("%s: got timeline %v, want %v", r.s.SagaID, kinds(got), kinds(r.history))
 		}
 	}
-	if _, _, ok := s.Model().Get("ord-gone"); ok {
-		t.Error("ord-gone: present after its tombstone")
+	if v, ok := s.Model().view("ord-gone"); !ok || !v.tombstoned || v.Status != order.StatusCompleted || len(v.timeline(s.Model().syms)) != len(gone.history) {
+		t.Errorf("ord-gone: got present %v tombstoned %v status %s, want kept, completed, with its timeline", ok, v.tombstoned, v.Status)
 	}
 
-	// New snapshots are followed.
+	// New records are followed.
 	live := runDeclined(t, "ord-live", t0.Add(time.Hour))
+	writeTimelines(t, kc, live)
 	writeSnapshots(t, kc, live.snaps...)
 	waitFor(t, 20*time.Second, func() bool {
-		sum, _, ok := s.Model().Get("ord-live")
-		return ok && sum.Version == live.s.Version
+		v, ok := s.Model().view("ord-live")
+		return ok && v.snap.version == live.s.Version && int(v.tl.n) == len(live.history)
 	}, func() string {
-		sum, _, ok := s.Model().Get("ord-live")
-		return fmt.Sprintf("ord-live present %v at version %d, want %d", ok, sum.Version, live.s.Version)
+		v, ok := s.Model().view("ord-live")
+		return fmt.Sprintf("ord-live present %v at snapshot version %d with %d timeline entries, want %d and %d",
+			ok, v.snap.version, v.tl.n, live.s.Version, len(live.history))
 	})
 	counts, _ := s.Model().Counts()
-	if counts[order.StatusCancelled] != 3 {
-		t.Errorf("cancelled orders: got %d, want 3", counts[order.StatusCancelled])
+	if counts[order.StatusCancelled] != 4 {
+		t.Errorf("cancelled orders: got %d, want 4", counts[order.StatusCancelled])
 	}
 	if tp := s.Model().Throughput(); tp.PerSecond["cancelled"] == 0 {
 		t.Errorf("throughput: got %v cancelled/s, want > 0 after a live cancellation", tp.PerSecond["cancelled"])
@@ -181,7 +236,7 @@ func TestServiceRestoresThenFollowsTheChangelog(t *testing.T) {
 func TestServicePublishesToKafka(t *testing.T) {
 	kc := newCluster(t, 2)
 	writeSnapshots(t, kc, runPending(t, "ord-1", t0).snaps...)
-	s, base := startService(t, Config{Kafka: kc})
+	s, base := startService(t, Config{Kafka: kc}, nil)
 	<-s.Restored()
 
 	resp, err := http.Post(base+"/orders", "application/json", bytesReader(orderBody(t, "ord-2", nil)))

@@ -1,28 +1,66 @@
-// Package api is `podium api`: a read model of every order built from the
-// podium.saga-state changelog, the HTTP API over it, the live dashboard, and Prometheus
-// metrics.
+// Package api is `podium api`: a bounded read model of the orders in its window, built
+// from the podium.saga-state changelog and the audit stream on orders.events, the HTTP API
+// over it, the live dashboard, and Prometheus metrics.
 //
 // # Read model
 //
-// The Service reads every partition of podium.saga-state directly (no consumer group, no
-// committed offsets): first from the start up to the high watermark captured when it
-// starts (the restore), then it follows each partition's tail. Of each order it keeps the
-// snapshot with the highest Version (a stale snapshot from a zombie writer or a replay is
-// ignored) and drops the order on a tombstone. The ReadModel is in memory, indexed by ID,
-// by status and by recency, and safe for concurrent use; it keeps each snapshot's bytes
-// once and parses them again only for a detail view. /readyz answers 200 once every
-// partition was restored up to its starting watermark. The view is eventually consistent:
-// an order placed through the API appears once the orchestrator has written its first
-// snapshot.
+// The Service reads every partition of podium.saga-state and of orders.events directly (no
+// consumer group, no committed offsets): first from the start up to the high watermark
+// captured when it starts (the restore), then it follows each partition's tail.
+//
+// From podium.saga-state it takes each order's status, steps and summary: the snapshot
+// with the highest Version wins (a stale snapshot from a zombie writer or a replay is
+// ignored). Snapshots of format 2 (no history; a finished saga's may omit its input and
+// step results) and of format 1 (with the history) are read; keys beginning with "~" are
+// the orchestrator's internal records and are skipped. A tombstone — the orchestrator
+// removes a finished saga's snapshot after its retention window — drops the order's steps
+// and input but keeps its last known summary and its timeline.
+//
+// From orders.events it takes the timeline records (podium.saga.timeline.v1): each carries
+// the history entries one batch of the orchestrator appended to a saga and the saga's
+// version after them; a record whose version is at most the last one applied for that
+// order is a redelivery and is skipped. An order's timeline is the entries of its records,
+// oldest first, or — for an order written before timeline records existed — its format-1
+// snapshot's history. It keeps the newest 200 entries (TimelineLimit) and counts the older
+// ones (history_dropped). Lifecycle events on the same topic are not needed and skipped.
+// The two topics are read concurrently, so either may be ahead: an order can be known by
+// its timeline before its first snapshot, and a newer timeline record moves the status on
+// before the snapshot of the same version arrives.
+//
+// The read model is bounded, whatever the number of orders ever seen:
+//   - a finished order (completed or cancelled; failed is not finished: it waits for an
+//     operator) is dropped Config.Retention after it finished (default 7 days, the
+//     orchestrator's default --retention); a tombstoned order counts as finished then;
+//   - at most Config.MaxOrders orders are held (default 100,000): beyond that the finished
+//     orders that finished first are dropped. Orders in flight are never dropped; they are
+//     bounded by the work in flight, and may take the count above the cap.
+//
+// Both run as records are applied and once a minute. What is held per order is compact: the
+// summary, the steps as small fixed-size records with interned strings and without the
+// engine's derived command IDs, and the timeline in a varint encoding with a symbol table
+// for kinds, steps and repeated details — about 720 bytes of heap per finished order with a
+// 13-entry timeline (BenchmarkReadModelMemory, 50,000 orders), so the default cap is about
+// 70 MiB. Raise --max-orders to rate × retention to keep every order of the retention
+// window. An order that left the read model answers 404, with a message naming the window.
+//
+// The ReadModel is in memory, indexed by ID, by status, by recency and by finish time, and
+// safe for concurrent use; records are decoded outside its lock. /readyz answers 200 once
+// every partition of both topics was restored up to its starting watermark. The view is
+// eventually consistent: an order placed through the API appears once the orchestrator has
+// written its first snapshot or timeline record. The restore reads all of orders.events
+// that Kafka retains, so its time grows with that topic's retention.
 //
 // # HTTP API (JSON)
 //
-//	GET  /orders/{id}             status, steps (state, attempts, outcome, compensation), history; 404 if unknown
+//	GET  /orders/{id}             status, steps (state, attempts, outcome, compensation), the timeline
+//	                              ("history", "history_dropped"), "snapshot" (held, removed, none) and,
+//	                              once finished, "expires_at"; 404 if not in the window
 //	GET  /orders?status=&limit=&cursor=  a page, newest update first; limit 1..500 (default 50);
 //	                              400 for an unknown status (the answer lists the valid ones), a bad limit or cursor
 //	POST /orders                  an OrderPlaced document, validated like the orchestrator does
 //	                              (events.ValidateOrderPlaced): 400 listing every problem, 413 over
-//	                              the body limit, 409 if the read model already has the order ID,
+//	                              the body limit, 409 if the read model holds the order ID (the
+//	                              orchestrator recognises older duplicates itself),
 //	                              202 {"order_id"} once published to orders.placed
 //	POST /orders/{id}/cancel      optional body {"reason": "..."}; publishes podium.order.cancel.v1
 //	POST /orders/{id}/retry       optional body {"reason": "..."}; publishes podium.order.retry.v1
@@ -55,7 +93,8 @@
 //
 // # Concurrency
 //
-// One goroutine per changelog partition feeds the read model, each retrying on its own
-// after an error; HTTP handlers read it concurrently. Serve returns when its context ends,
+// One goroutine per partition of podium.saga-state and of orders.events feeds the read
+// model, each retrying on its own after an error, and one more expires finished orders
+// every minute; HTTP handlers read it concurrently. Serve returns when its context ends,
 // after closing the server-sent event streams and shutting the HTTP server down.
 package api

@@ -144,14 +144,33 @@ func writeError(w http.ResponseWriter, code int, msg string, body *ErrorBody) {
 // OrderDetail is the answer of GET /orders/{id}.
 type OrderDetail struct {
 	Summary
-	Milestones     []string            `json:"milestones"`
-	Steps          []StepView          `json:"steps"`
-	History        []saga.HistoryEntry `json:"history"`
-	HistoryDropped int                 `json:"history_dropped,omitempty"`
-	// Order is the OrderPlaced document the saga started with.
+	Milestones []string   `json:"milestones"`
+	Steps      []StepView `json:"steps"`
+	// History is the order's timeline, oldest first: the entries of its timeline records
+	// on orders.events (or, for an order written before those existed, its format-1
+	// snapshot's history). The newest 200 (TimelineLimit) are kept; HistoryDropped counts
+	// the older ones.
+	History        []events.TimelineEntry `json:"history"`
+	HistoryDropped int                    `json:"history_dropped,omitempty"`
+	// Snapshot is where the steps come from: "held" (the latest snapshot); "removed" (the
+	// orchestrator tombstoned it at the end of its retention window: the summary and the
+	// timeline are the last known, Steps is empty); "none" (no snapshot read yet, the
+	// order is known by its timeline records only).
+	Snapshot string `json:"snapshot"`
+	// ExpiresAt is when a finished order leaves the read model (absent while in flight).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Order is the OrderPlaced document the saga started with (absent once the saga
+	// finished, when the orchestrator's snapshot no longer carries it).
 	Order json.RawMessage   `json:"order,omitempty"`
 	Links map[string]string `json:"links"`
 }
+
+// Values of OrderDetail.Snapshot.
+const (
+	SnapshotHeld    = "held"
+	SnapshotRemoved = "removed"
+	SnapshotNone    = "none"
+)
 
 // StepView is one step of an order: its state, attempts and outcome, and its
 // compensation.
@@ -186,32 +205,43 @@ type CompView struct {
 	RetryAt  *time.Time `json:"retry_at,omitempty"`
 }
 
-// detail parses an order's snapshot into its detail view.
-func (s *Service) detail(sum Summary, snapshot []byte) (OrderDetail, *saga.State, error) {
-	var st saga.State
-	if err := json.Unmarshal(snapshot, &st); err != nil {
-		return OrderDetail{}, nil, fmt.Errorf("decoding snapshot of %s: %w", sum.OrderID, err)
-	}
+// detail builds the detail view of an order, and the saga state its DAG is drawn from.
+func (s *Service) detail(v orderView) (OrderDetail, *saga.State) {
+	st := v.snap.sagaState(v.OrderID, v.SagaStatus, nanos(v.UpdatedAt), v.Version)
 	d := OrderDetail{
-		Summary:        sum,
+		Summary:        v.Summary,
 		Milestones:     st.Milestones,
-		History:        st.History,
-		HistoryDropped: st.HistoryDropped,
+		History:        v.timeline(s.model.syms),
+		HistoryDropped: int(v.tl.dropped),
+		Snapshot:       SnapshotHeld,
+		ExpiresAt:      timePtr(v.expires),
 		Order:          st.Input,
 		Links: map[string]string{
-			"self":      "/orders/" + sum.OrderID,
-			"dag":       "/orders/" + sum.OrderID + "/dag.svg",
-			"dashboard": "/ui/orders/" + sum.OrderID,
+			"self":      "/orders/" + v.OrderID,
+			"dag":       "/orders/" + v.OrderID + "/dag.svg",
+			"dashboard": "/ui/orders/" + v.OrderID,
 		},
 	}
 	if d.Milestones == nil {
 		d.Milestones = []string{}
 	}
-	if d.History == nil {
-		d.History = []saga.HistoryEntry{}
+	switch {
+	case v.hasSnap:
+		d.Steps = stepViews(s.defs[st.Definition], st)
+	case v.tombstoned:
+		d.Snapshot, d.Steps = SnapshotRemoved, []StepView{}
+	default:
+		d.Snapshot, d.Steps = SnapshotNone, []StepView{}
 	}
-	d.Steps = stepViews(s.defs[st.Definition], &st)
-	return d, &st, nil
+	return d, st
+}
+
+// notFound is the message of a 404 for an order the read model does not hold.
+func (s *Service) notFound(id string) string {
+	lim := s.model.Limits()
+	return fmt.Sprintf("order %q not found: it is not in this API's window, which holds the orders in flight and the "+
+		"finished ones for %s after they finished (--retention), at most %d orders (--max-orders, oldest finished dropped "+
+		"first); an order placed a moment ago appears once the orchestrator has started it", id, window(lim.Retention), lim.MaxOrders)
 }
 
 // stepViews lists the steps in definition order (OnCompensated steps last); steps the
@@ -288,16 +318,12 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	sum, snap, ok := s.model.Get(id)
+	v, ok := s.model.view(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found", id), nil)
+		writeError(w, http.StatusNotFound, s.notFound(id), nil)
 		return
 	}
-	d, _, err := s.detail(sum, snap)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
-		return
-	}
+	d, _ := s.detail(v)
 	writeJSON(w, http.StatusOK, d)
 }
 
@@ -364,7 +390,7 @@ func (s *Service) placeOrder(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid order: %d problem(s)", len(problems)), &ErrorBody{Problems: problems})
 		return
 	}
-	if _, _, exists := s.model.Get(o.OrderID); exists {
+	if _, exists := s.model.Get(o.OrderID); exists {
 		s.metrics.rejected.WithLabelValues("conflict").Inc()
 		writeError(w, http.StatusConflict, fmt.Sprintf("order %q already exists", o.OrderID), nil)
 		return
@@ -448,7 +474,7 @@ func (s *Service) control(typ, action string) http.HandlerFunc {
 		if cb.Reason == "" {
 			cb.Reason = action + " requested via the API"
 		}
-		sum, _, known := s.model.Get(id)
+		sum, known := s.model.Get(id)
 		if !known {
 			s.metrics.rejected.WithLabelValues("unknown_order").Inc()
 			writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found (a just-placed order appears once the orchestrator has started it)", id), nil)
@@ -498,16 +524,12 @@ func (s *Service) publish(ctx context.Context, typ string, m kafkago.Message) er
 
 func (s *Service) orderDAG(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	sum, snap, ok := s.model.Get(id)
+	v, ok := s.model.view(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found", id), nil)
+		writeError(w, http.StatusNotFound, s.notFound(id), nil)
 		return
 	}
-	_, st, err := s.detail(sum, snap)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
-		return
-	}
+	_, st := s.detail(v)
 	lay := s.ui.layout(st.Definition)
 	if lay == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q: unknown saga definition %q", id, st.Definition), nil)

@@ -1,15 +1,9 @@
 package api
 
-import "time"
-
 // orderKey orders the read model's lists: most recently updated first, then by order ID.
 type orderKey struct {
 	updated int64 // UpdatedAt in Unix nanoseconds
 	id      string
-}
-
-func keyOf(updated time.Time, id string) orderKey {
-	return orderKey{updated: updated.UnixNano(), id: id}
 }
 
 // before reports whether a sorts before b.
@@ -127,3 +121,89 @@ func (l *recency) after(k *orderKey) *slNode {
 
 // len is the number of orders in the set.
 func (l *recency) len() int { return l.n }
+
+// finishedHeap orders the finished orders by the time they finished, oldest first (ties
+// by ID): the order in which retention expires them and the cap evicts them. A min-heap
+// whose entries know their index, so an order that changes is fixed or removed in
+// O(log n). Not safe for concurrent use; the ReadModel's lock guards it.
+type finishedHeap []*entry
+
+func (h finishedHeap) less(i, j int) bool {
+	a, b := h[i], h[j]
+	if a.finished != b.finished {
+		return a.finished < b.finished
+	}
+	return a.id < b.id
+}
+
+func (h finishedHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = int32(i), int32(j)
+}
+
+func (h finishedHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+func (h finishedHeap) down(i int) bool {
+	start := i
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		c := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			c = r
+		}
+		if !h.less(c, i) {
+			break
+		}
+		h.swap(i, c)
+		i = c
+	}
+	return i > start
+}
+
+// push adds e, which must not be in the heap.
+func (h *finishedHeap) push(e *entry) {
+	e.heapIdx = int32(len(*h))
+	*h = append(*h, e)
+	h.up(len(*h) - 1)
+}
+
+// fix restores the order after e's finish time changed.
+func (h finishedHeap) fix(e *entry) {
+	if !h.down(int(e.heapIdx)) {
+		h.up(int(e.heapIdx))
+	}
+}
+
+// remove takes e out of the heap.
+func (h *finishedHeap) remove(e *entry) {
+	i, last := int(e.heapIdx), len(*h)-1
+	if i != last {
+		h.swap(i, last)
+	}
+	(*h)[last] = nil
+	*h = (*h)[:last]
+	if i != last {
+		h.fix((*h)[i])
+	}
+	e.heapIdx = -1
+}
+
+// peek returns the order that finished first, nil if none.
+func (h finishedHeap) peek() *entry {
+	if len(h) == 0 {
+		return nil
+	}
+	return h[0]
+}

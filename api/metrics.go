@@ -9,6 +9,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec   // HTTP requests by route, method and code
 	latency     *prometheus.HistogramVec // HTTP request duration by route
 	snapshots   *prometheus.CounterVec   // changelog records by result
+	events      *prometheus.CounterVec   // orders.events records by result
 	transitions *prometheus.CounterVec   // status changes observed live, by new status
 	published   *prometheus.CounterVec   // records published by type and result
 	rejected    *prometheus.CounterVec   // requests refused by reason
@@ -26,7 +27,10 @@ func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
 		}, []string{"route"}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "podium_api_snapshots_total", Help: "podium.saga-state records read, by result (applied, stale, tombstone, invalid).",
+			Name: "podium_api_snapshots_total", Help: "podium.saga-state records read, by result (applied, stale, tombstone, internal, invalid).",
+		}, []string{"result"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_api_events_total", Help: "orders.events records read, by result (applied: a timeline record; stale: a redelivered one; other: a lifecycle event; invalid).",
 		}, []string{"result"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podium_api_order_transitions_total", Help: "Order status changes seen since the read model was restored, by new status.",
@@ -44,7 +48,7 @@ func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
 			Name: "podium_api_ready", Help: "1 once the read model caught up with the changelog's watermarks at start.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{mt.requests, mt.latency, mt.snapshots, mt.transitions, mt.published,
+	for _, c := range []prometheus.Collector{mt.requests, mt.latency, mt.snapshots, mt.events, mt.transitions, mt.published,
 		mt.rejected, mt.sseClients, mt.ready, &ordersCollector{m: m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -57,15 +61,17 @@ func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
 type ordersCollector struct{ m *ReadModel }
 
 var (
-	ordersDesc = prometheus.NewDesc("podium_api_orders", "Orders in the read model, by status.", []string{"status"}, nil)
-	totalDesc  = prometheus.NewDesc("podium_api_orders_total_known", "Orders in the read model.", nil, nil)
-	rateDesc   = prometheus.NewDesc("podium_api_throughput_per_second", "Orders per second over the last 10s, by event (placed, completed, cancelled, failed).", []string{"event"}, nil)
+	ordersDesc  = prometheus.NewDesc("podium_api_orders", "Orders in the read model, by status.", []string{"status"}, nil)
+	totalDesc   = prometheus.NewDesc("podium_api_orders_total_known", "Orders in the read model.", nil, nil)
+	rateDesc    = prometheus.NewDesc("podium_api_throughput_per_second", "Orders per second over the last 10s, by event (placed, completed, cancelled, failed).", []string{"event"}, nil)
+	droppedDesc = prometheus.NewDesc("podium_api_orders_dropped_total", "Orders that left the read model, by reason (retention: finished longer ago than --retention; max_orders: evicted by the --max-orders cap).", []string{"reason"}, nil)
 )
 
 func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- ordersDesc
 	ch <- totalDesc
 	ch <- rateDesc
+	ch <- droppedDesc
 }
 
 func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
@@ -77,4 +83,7 @@ func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, v := range c.m.Throughput().PerSecond {
 		ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, v, name)
 	}
+	expired, evicted := c.m.Dropped()
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(expired), "retention")
+	ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(evicted), "max_orders")
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
@@ -31,16 +31,61 @@ const (
 	MaxLimit     = 500
 )
 
-// Summary is what the read model knows about an order without parsing its snapshot: the
-// lists, the dashboard and the server-sent events show it.
+// Defaults of Limits.
+const (
+	// DefaultRetention matches the orchestrator's default --retention: a finished order
+	// leaves the read model when the orchestrator tombstones its snapshot.
+	DefaultRetention = 7 * 24 * time.Hour
+	// DefaultMaxOrders bounds the read model to about 70 MiB of heap (~720 bytes per
+	// finished order, see the package doc): small enough for a 256 MiB container, and a
+	// window of hours at tens of orders per second (100,000 / rate seconds).
+	DefaultMaxOrders = 100_000
+)
+
+// Limits bound what a ReadModel holds.
+type Limits struct {
+	// Retention is how long a finished order (completed or cancelled; failed waits for an
+	// operator and is not finished) stays after it finished. Default: 7 days
+	// (DefaultRetention).
+	Retention time.Duration
+	// MaxOrders caps the orders held: beyond it, the finished orders that finished first
+	// are dropped. Orders in flight are never dropped, so the count may exceed MaxOrders
+	// while more orders than that are in flight. Default: 100,000 (DefaultMaxOrders).
+	MaxOrders int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Retention == 0 {
+		l.Retention = DefaultRetention
+	}
+	if l.MaxOrders == 0 {
+		l.MaxOrders = DefaultMaxOrders
+	}
+	return l
+}
+
+// Validate reports every problem of l at once.
+func (l Limits) Validate() error {
+	var errs []error
+	if l.Retention < 0 {
+		errs = append(errs, fmt.Errorf("retention %s: must not be negative", l.Retention))
+	}
+	if l.MaxOrders < 0 {
+		errs = append(errs, fmt.Errorf("max orders %d: must not be negative", l.MaxOrders))
+	}
+	return errors.Join(errs...)
+}
+
+// Summary is what the lists, the dashboard and the server-sent events show of an order.
 type Summary struct {
 	OrderID    string       `json:"order_id"`
 	Status     order.Status `json:"status"`
 	SagaStatus saga.Status  `json:"saga_status"`
 	Definition string       `json:"definition"`
-	Version    uint64       `json:"version"`
-	CreatedAt  time.Time    `json:"created_at"`
-	UpdatedAt  time.Time    `json:"updated_at"`
+	// Version is the newest saga version seen, in a snapshot or a timeline record.
+	Version   uint64    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Reason is why the order is cancelling, cancelled or failed.
 	Reason string `json:"reason,omitempty"`
 	// FailedStep is the step whose failure cancelled the order ("" for a cancel request).
@@ -49,27 +94,99 @@ type Summary struct {
 	Total    int64  `json:"total"`
 	Currency string `json:"currency,omitempty"`
 	// StepsDone counts the steps that succeeded; StepsTotal the steps of the saga's
-	// forward path (OnCompensated steps excluded when known).
+	// forward path (OnCompensated steps excluded when known). Both are 0 until a snapshot
+	// of the order was read.
 	StepsDone  int `json:"steps_done"`
 	StepsTotal int `json:"steps_total"`
-	// Deleted is set (in change notifications only) when a tombstone removed the order.
+	// Deleted is set (in change notifications only) when the order left the read model:
+	// its retention window passed or the MaxOrders cap evicted it.
 	Deleted bool `json:"deleted,omitempty"`
 }
 
-// entry is one order in the read model: its summary and its latest snapshot exactly as
-// read from the changelog (the only copy of the bytes; detail views parse it on demand).
+// entry is one order in the read model. Its summary comes from the newest snapshot, except
+// that a timeline record of a newer version (orders.events is often read before the
+// snapshot the same batch wrote) moves the status and update time on; an order whose
+// snapshot was not read yet, or was tombstoned, is known by its timeline and its last
+// known summary.
 type entry struct {
-	Summary
-	snapshot []byte
+	id string
+	// status and updated are the order status and update time (Unix nanoseconds) shown
+	// and indexed; refresh recomputes them.
+	status  order.Status
+	updated int64
+	snap    snapState
+	tl      timeline
+	// finished is when the order finished (or was tombstoned), in Unix nanoseconds; 0 while
+	// it is in flight. Finished orders are in the heap at heapIdx (-1: not in it).
+	finished int64
+	heapIdx  int32
+	// hasSnap is set while a snapshot is held; tombstoned once the orchestrator removed it
+	// (steps and input are then dropped, the summary stays).
+	hasSnap    bool
+	tombstoned bool
 }
 
-// Change is the effect of one changelog record on the read model.
+var approvedMilestone = []string{order.MilestoneApproved}
+
+// sagaStatus is the saga status of the newest version seen.
+func (e *entry) sagaStatus() saga.Status {
+	if e.tl.status != (sym{}) && e.tl.version > e.snap.version {
+		return saga.Status(e.tl.status.String())
+	}
+	return saga.Status(e.snap.sagaStatus.String())
+}
+
+// refresh recomputes status, updated and finished after a change.
+func (e *entry) refresh() {
+	ss := e.sagaStatus()
+	st := &saga.State{Status: ss}
+	if e.tl.approved || e.snap.approved {
+		st.Milestones = approvedMilestone
+	}
+	e.status = order.StatusOf(st)
+	e.updated = e.snap.updated
+	if e.tl.version > e.snap.version {
+		e.updated = max(e.updated, e.tl.last)
+	}
+	switch {
+	case ss.Terminal() || e.tombstoned:
+		if e.finished == 0 {
+			e.finished = max(e.updated, 1)
+		}
+	default:
+		e.finished = 0
+	}
+}
+
+func (e *entry) summary() Summary {
+	return Summary{
+		OrderID:    e.id,
+		Status:     e.status,
+		SagaStatus: e.sagaStatus(),
+		Definition: e.snap.definition.String(),
+		Version:    max(e.snap.version, e.tl.version),
+		CreatedAt:  fromNanos(e.snap.created),
+		UpdatedAt:  fromNanos(e.updated),
+		Reason:     e.snap.reason.String(),
+		FailedStep: e.snap.failedStep.String(),
+		Total:      e.snap.total,
+		Currency:   e.snap.currency.String(),
+		StepsDone:  int(e.snap.stepsDone),
+		StepsTotal: int(e.snap.stepsTotal),
+	}
+}
+
+// Change is the effect of one record on the read model.
 type Change struct {
 	OrderID string
-	// Applied is false for a stale snapshot (a version at most the one held), a repeated
-	// tombstone, or an unreadable record.
+	// Applied is false for a stale snapshot or timeline record (a version at most the one
+	// held), a repeated tombstone, a record of another type, or an unreadable record.
 	Applied bool
+	// Deleted is set when the order left the read model at once (it finished longer ago
+	// than the retention window, or the cap evicted it).
 	Deleted bool
+	// Other is set for a record of orders.events that is not a timeline record.
+	Other bool
 	// From and To are the order's status before and after ("" when absent).
 	From, To order.Status
 }
@@ -77,24 +194,36 @@ type Change struct {
 // ErrBadCursor is returned by List for a cursor it did not issue.
 var ErrBadCursor = errors.New("malformed cursor")
 
-// ReadModel is the in-memory view of podium.saga-state: the latest snapshot of every
-// order (the highest Version wins, a tombstone removes it), indexed by ID, by status and
-// by recency (updated time, newest first, then ID). It also remembers the last changes
-// (for server-sent events) and how many orders finished per second (throughput).
+// ReadModel is the in-memory view of every order in its window: the summary and steps of
+// its latest snapshot from podium.saga-state (the highest Version wins), and its timeline
+// from the timeline records of orders.events (a redelivered version is skipped). It is
+// indexed by ID, by status and by recency (updated time, newest first, then ID). It also
+// remembers the last changes (for server-sent events) and how many orders finished per
+// second (throughput).
 //
-// A ReadModel is safe for concurrent use: Apply takes a write lock, readers a read lock.
+// It is bounded (Limits): a finished order is dropped Retention after it finished, and
+// beyond MaxOrders the finished orders that finished first are dropped. Both happen as
+// records are applied and on Expire.
+//
+// A ReadModel is safe for concurrent use: Apply, ApplyEvent and Expire take a write lock
+// (records are decoded before), readers a read lock.
 type ReadModel struct {
-	defs map[string]*saga.Definition // by name, for StepsTotal
-	now  func() time.Time
+	defs   map[string]*saga.Definition // by name, for StepsTotal
+	limits Limits
+	syms   *symbols
+	now    func() time.Time
 
 	mu       sync.RWMutex
 	orders   map[string]*entry
 	all      *recency
 	byStatus map[order.Status]*recency
+	finished finishedHeap
 	ready    bool
 	seq      uint64
 	changes  [changeRing]changeRec
 	rates    throughput
+	expired  uint64 // orders dropped at the end of their retention window
+	evicted  uint64 // finished orders dropped by the cap
 }
 
 // changeRing is how many recent changes are remembered for Changes.
@@ -105,11 +234,14 @@ type changeRec struct {
 	id  string
 }
 
-// NewReadModel returns an empty read model. defs are the saga definitions whose step
-// counts the summaries report; states of other definitions are held all the same.
-func NewReadModel(defs ...*saga.Definition) *ReadModel {
+// NewReadModel returns an empty read model bounded by lim (zero fields take their
+// defaults). defs are the saga definitions whose step counts the summaries report; states
+// of other definitions are held all the same.
+func NewReadModel(lim Limits, defs ...*saga.Definition) *ReadModel {
 	m := &ReadModel{
 		defs:     make(map[string]*saga.Definition, len(defs)),
+		limits:   lim.withDefaults(),
+		syms:     newSymbols(),
 		now:      time.Now,
 		orders:   make(map[string]*entry),
 		all:      newRecency(0x9e3779b97f4a7c15),
@@ -124,51 +256,135 @@ func NewReadModel(defs ...*saga.Definition) *ReadModel {
 	return m
 }
 
-// Apply applies one changelog record: key is the order ID, value the JSON of a
-// saga.State or nil for a tombstone. A snapshot whose Version is not above the one held is
-// ignored (a zombie writer's or a replayed record). value is kept, not copied: the caller
-// must not modify it afterwards. An error means the record could not be read; the model
-// is then unchanged.
+// Limits returns the bounds of the model, defaults applied.
+func (m *ReadModel) Limits() Limits { return m.limits }
+
+// isInternal reports whether a podium.saga-state key is one of the orchestrator's internal
+// records (its dedupe index), which are not orders.
+func isInternal(key []byte) bool { return len(key) > 0 && key[0] == '~' }
+
+// Apply applies one podium.saga-state record: key is the order ID, value the JSON of a
+// snapshot (format 1 or 2) or nil for a tombstone. A snapshot whose Version is not above
+// the one held is ignored (a zombie writer's or a replayed record). A format-1 snapshot's
+// history becomes the order's timeline unless timeline records of at least its version
+// were applied. A tombstone drops the snapshot (steps, input) and starts the order's
+// retention window if it had not finished. Keys beginning with "~" are ignored. value is
+// not retained. An error means the record could not be read; the model is then unchanged.
 func (m *ReadModel) Apply(key, value []byte) (Change, error) {
-	id := string(key)
+	if isInternal(key) {
+		return Change{}, nil
+	}
 	if value == nil {
-		return m.remove(id), nil
+		return m.tombstone(string(key)), nil
 	}
-	var s saga.State
-	if err := json.Unmarshal(value, &s); err != nil {
-		return Change{OrderID: id}, fmt.Errorf("decoding snapshot of %s: %w", id, err)
+	ds, err := m.decodeSnapshot(key, value)
+	if err != nil {
+		return Change{OrderID: string(key)}, err
 	}
-	if id == "" {
-		id = s.SagaID
-	}
-	if id == "" {
-		return Change{}, errors.New("decoding snapshot: no order ID in key or state")
-	}
-	sum := m.summarise(id, &s)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.orders[id]
-	ch := Change{OrderID: id, To: sum.Status}
-	if old != nil {
-		ch.From = old.Status
-		if sum.Version <= old.Version {
-			ch.To = old.Status
-			return ch, nil
-		}
-		if sum.Total == 0 && sum.Currency == "" { // the input did not parse this time
-			sum.Total, sum.Currency = old.Total, old.Currency
-		}
-		m.unindex(old)
+	e := m.orders[ds.id]
+	if e != nil && e.hasSnap && ds.state.version <= e.snap.version {
+		return Change{OrderID: ds.id, From: e.status, To: e.status}, nil
 	}
-	e := &entry{Summary: sum, snapshot: value}
-	m.orders[id] = e
+	return m.change(ds.id, e, func(e *entry) {
+		old := e.snap
+		e.snap = ds.state
+		if e.snap.total == 0 && e.snap.currency == (sym{}) { // no input in this snapshot
+			e.snap.total, e.snap.currency = old.total, old.currency
+		}
+		if e.snap.created == 0 {
+			e.snap.created = old.created
+		}
+		e.hasSnap, e.tombstoned = true, false
+		if ds.history != nil && ds.state.version > e.tl.version {
+			e.tl.replace(ds.history, ds.historyDropped, TimelineLimit)
+			e.tl.version = ds.state.version
+		}
+	}), nil
+}
+
+func (m *ReadModel) tombstone(id string) Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.orders[id]
+	if e == nil || e.tombstoned {
+		return Change{OrderID: id}
+	}
+	return m.change(id, e, func(e *entry) {
+		e.hasSnap, e.tombstoned = false, true
+		e.snap.steps, e.snap.input = nil, nil
+	})
+}
+
+// ApplyEvent applies one record of orders.events: a timeline record (podium.saga.timeline.v1)
+// appends its entries to the order's timeline, unless its version is at most the last one
+// applied (a redelivery); the timeline keeps the newest TimelineLimit entries. Other
+// records change nothing (Change.Other). An error means the record could not be read (it
+// is not a CloudEvent, or its timeline data is malformed or out of bounds); the model is
+// then unchanged.
+func (m *ReadModel) ApplyEvent(key, value []byte, headers []events.Header) (Change, error) {
+	rec, err := decodeTimeline(key, value, headers)
+	switch {
+	case errors.Is(err, errNotTimeline):
+		return Change{OrderID: string(key), Other: true}, nil
+	case err != nil:
+		return Change{OrderID: string(key)}, fmt.Errorf("decoding timeline record of %s: %w", key, err)
+	}
+	id := rec.SagaID
+	pre := m.syms.prepare(id, rec.Entries)
+	approved := reachesApproved(rec.Entries)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.orders[id]
+	if e != nil && rec.Version <= e.tl.version {
+		return Change{OrderID: id, From: e.status, To: e.status}, nil
+	}
+	return m.change(id, e, func(e *entry) {
+		e.tl.add(pre, TimelineLimit)
+		e.tl.version = rec.Version
+		e.tl.status = intern(string(rec.Status))
+		e.tl.approved = e.tl.approved || approved
+		if e.snap.definition == (sym{}) {
+			e.snap.definition = intern(rec.Definition)
+		}
+		if e.snap.created == 0 {
+			e.snap.created = pre[0].at
+		}
+	}), nil
+}
+
+// change applies mutate to the order id (e, or a new entry when e is nil), keeps the
+// indexes, the change log and the throughput up to date, and enforces the limits. The
+// caller holds the write lock.
+func (m *ReadModel) change(id string, e *entry, mutate func(*entry)) Change {
+	ch := Change{OrderID: id, Applied: true}
+	isNew := e == nil
+	if isNew {
+		e = &entry{id: id, heapIdx: -1}
+		m.orders[id] = e
+	} else {
+		ch.From = e.status
+		m.unindex(e)
+	}
+	mutate(e)
+	e.refresh()
 	m.index(e)
-	ch.Applied = true
+	switch {
+	case e.finished != 0 && e.heapIdx < 0:
+		m.finished.push(e)
+	case e.finished != 0:
+		m.finished.fix(e)
+	case e.heapIdx >= 0:
+		m.finished.remove(e)
+	}
+	ch.To = e.status
 	m.noteChange(id)
+	now := m.now()
 	if m.ready {
-		now := m.now()
-		if old == nil {
+		if isNew {
 			m.rates.add(now, rateKeyPlaced)
 		}
 		if ch.To != ch.From {
@@ -182,67 +398,68 @@ func (m *ReadModel) Apply(key, value []byte) (Change, error) {
 			}
 		}
 	}
-	return ch, nil
+	m.enforce(now)
+	ch.Deleted = m.orders[id] != e
+	return ch
 }
 
-func (m *ReadModel) remove(id string) Change {
+// enforce drops the finished orders whose retention window ended, then, while more than
+// MaxOrders orders are held, the finished orders that finished first. The caller holds
+// the write lock. It returns how many orders it dropped.
+func (m *ReadModel) enforce(now time.Time) int {
+	n := 0
+	cutoff := now.Add(-m.limits.Retention).UnixNano()
+	for e := m.finished.peek(); e != nil && e.finished <= cutoff; e = m.finished.peek() {
+		m.drop(e)
+		m.expired++
+		n++
+	}
+	for e := m.finished.peek(); e != nil && len(m.orders) > m.limits.MaxOrders; e = m.finished.peek() {
+		m.drop(e)
+		m.evicted++
+		n++
+	}
+	return n
+}
+
+func (m *ReadModel) drop(e *entry) {
+	m.unindex(e)
+	if e.heapIdx >= 0 {
+		m.finished.remove(e)
+	}
+	delete(m.orders, e.id)
+	m.noteChange(e.id)
+}
+
+// Expire drops the finished orders whose retention window ended (and, should the model
+// hold more than MaxOrders orders, the oldest finished ones), and returns how many it
+// dropped. Applying a record does the same; Expire is for when no records arrive.
+func (m *ReadModel) Expire() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.orders[id]
-	if old == nil {
-		return Change{OrderID: id}
-	}
-	m.unindex(old)
-	delete(m.orders, id)
-	m.noteChange(id)
-	return Change{OrderID: id, Applied: true, Deleted: true, From: old.Status}
+	return m.enforce(m.now())
 }
 
-// summarise computes the summary of a state (outside the lock).
-func (m *ReadModel) summarise(id string, s *saga.State) Summary {
-	sum := Summary{
-		OrderID:    id,
-		Status:     order.StatusOf(s),
-		SagaStatus: s.Status,
-		Definition: s.Definition,
-		Version:    s.Version,
-		CreatedAt:  s.CreatedAt,
-		UpdatedAt:  s.UpdatedAt,
-		Reason:     s.Reason,
-		FailedStep: s.FailedStep,
-	}
-	var in struct {
-		Total    int64  `json:"total"`
-		Currency string `json:"currency"`
-	}
-	if json.Unmarshal(s.Input, &in) == nil {
-		sum.Total, sum.Currency = in.Total, in.Currency
-	}
-	d := m.defs[s.Definition]
-	for name, st := range s.Steps {
-		if d != nil && slices.ContainsFunc(d.OnCompensated, func(x saga.Step) bool { return x.Name == name }) {
-			continue
-		}
-		sum.StepsTotal++
-		if st != nil && (st.Status == saga.StepSucceeded || st.Outcome == saga.OutcomeSuccess) {
-			sum.StepsDone++
-		}
-	}
-	return sum
+// Dropped returns how many orders left the read model so far: at the end of their
+// retention window, and evicted by the MaxOrders cap.
+func (m *ReadModel) Dropped() (expired, evicted uint64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.expired, m.evicted
 }
 
 func (m *ReadModel) index(e *entry) {
-	k := keyOf(e.UpdatedAt, e.OrderID)
+	k := orderKey{updated: e.updated, id: e.id}
 	m.all.insert(k, e)
-	if l := m.byStatus[e.Status]; l != nil {
+	if l := m.byStatus[e.status]; l != nil {
 		l.insert(k, e)
 	}
 }
 
 func (m *ReadModel) unindex(e *entry) {
-	k := keyOf(e.UpdatedAt, e.OrderID)
+	k := orderKey{updated: e.updated, id: e.id}
 	m.all.remove(k)
-	if l := m.byStatus[e.Status]; l != nil {
+	if l := m.byStatus[e.status]; l != nil {
 		l.remove(k)
 	}
 }
@@ -268,16 +485,46 @@ func (m *ReadModel) Ready() bool {
 	return m.ready
 }
 
-// Get returns an order's summary and its latest snapshot (the saga.State JSON; do not
-// modify it).
-func (m *ReadModel) Get(id string) (Summary, []byte, bool) {
+// Get returns an order's summary.
+func (m *ReadModel) Get(id string) (Summary, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	e := m.orders[id]
 	if e == nil {
-		return Summary{}, nil, false
+		return Summary{}, false
 	}
-	return e.Summary, e.snapshot, true
+	return e.summary(), true
+}
+
+// orderView is a consistent copy of one order, taken under the read lock; its slices are
+// never modified, so it is read after the lock is released.
+type orderView struct {
+	Summary
+	snap       snapState
+	hasSnap    bool
+	tombstoned bool
+	tl         timeline
+	// expires is when the order leaves the read model (zero while in flight).
+	expires time.Time
+}
+
+func (m *ReadModel) view(id string) (orderView, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.orders[id]
+	if e == nil {
+		return orderView{}, false
+	}
+	v := orderView{Summary: e.summary(), snap: e.snap, hasSnap: e.hasSnap, tombstoned: e.tombstoned, tl: e.tl}
+	if e.finished != 0 {
+		v.expires = fromNanos(e.finished).Add(m.limits.Retention)
+	}
+	return v, true
+}
+
+// timeline returns the order's timeline entries, oldest first.
+func (v *orderView) timeline(syms *symbols) []events.TimelineEntry {
+	return v.tl.entries(v.OrderID, syms)
 }
 
 // Len is the number of orders held.
@@ -349,12 +596,13 @@ func (m *ReadModel) List(q ListQuery) (Page, error) {
 	}
 	p := Page{Orders: make([]Summary, 0, min(q.Limit, l.len())), Total: l.len()}
 	n := l.after(after)
+	var last orderKey
 	for ; n != nil && len(p.Orders) < q.Limit; n = n.next[0] {
-		p.Orders = append(p.Orders, n.e.Summary)
+		p.Orders = append(p.Orders, n.e.summary())
+		last = n.key
 	}
 	if n != nil && len(p.Orders) > 0 {
-		last := p.Orders[len(p.Orders)-1]
-		p.NextCursor = encodeCursor(keyOf(last.UpdatedAt, last.OrderID))
+		p.NextCursor = encodeCursor(last)
 	}
 	return p, nil
 }
@@ -410,7 +658,7 @@ func (m *ReadModel) Changes(since uint64) (orders []Summary, next uint64, reset 
 		}
 		seen[c.id] = true
 		if e := m.orders[c.id]; e != nil {
-			orders = append(orders, e.Summary)
+			orders = append(orders, e.summary())
 		} else {
 			orders = append(orders, Summary{OrderID: c.id, Deleted: true})
 		}

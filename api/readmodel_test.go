@@ -9,24 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// applyRun applies every snapshot of a run, in order.
-func applyRun(t *testing.T, m *ReadModel, r *sagaRun) {
-	t.Helper()
-	for _, s := range r.snaps {
-		if _, err := m.Apply([]byte(s.SagaID), mustJSON(t, s)); err != nil {
-			t.Fatalf("applying %s v%d: %v", s.SagaID, s.Version, err)
-		}
-	}
-}
-
 func TestReadModelRebuiltFromChangelog(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 	runs := map[string]*sagaRun{}
 	for i, sc := range scenarios {
 		id := "ord-" + sc.name
@@ -49,7 +40,7 @@ func TestReadModelRebuiltFromChangelog(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		id := "ord-" + sc.name
-		sum, snap, ok := m.Get(id)
+		sum, ok := m.Get(id)
 		if !ok {
 			t.Fatalf("Get(%s): not found", id)
 		}
@@ -58,17 +49,18 @@ func TestReadModelRebuiltFromChangelog(t *testing.T) {
 			t.Errorf("%s: got version %d status %s updated %v, want %d %s %v", id, sum.Version, sum.Status, sum.UpdatedAt,
 				last.Version, sc.want, last.UpdatedAt)
 		}
-		if string(snap) != string(mustJSON(t, last)) {
-			t.Errorf("%s: the snapshot held is not the last one written", id)
+		v, _ := m.view(id)
+		if got, want := v.timeline(m.syms), runs[id].history; !equalTimeline(got, want) {
+			t.Errorf("%s: got timeline %v, want %v", id, kinds(got), kinds(want))
 		}
 		if sum.Total != 3998 || sum.Currency != "EUR" || sum.StepsTotal != 5 {
 			t.Errorf("%s: got total %d %s steps total %d, want 3998 EUR 5", id, sum.Total, sum.Currency, sum.StepsTotal)
 		}
 	}
-	if sum, _, _ := m.Get("ord-completed"); sum.StepsDone != 5 {
+	if sum, _ := m.Get("ord-completed"); sum.StepsDone != 5 {
 		t.Errorf("completed order: got %d steps done, want 5", sum.StepsDone)
 	}
-	if sum, _, _ := m.Get("ord-declined"); sum.FailedStep != order.StepAuthorizePayment || sum.Reason != "card_declined" {
+	if sum, _ := m.Get("ord-declined"); sum.FailedStep != order.StepAuthorizePayment || sum.Reason != "card_declined" {
 		t.Errorf("declined order: got failed step %q reason %q, want authorize-payment card_declined", sum.FailedStep, sum.Reason)
 	}
 }
@@ -77,7 +69,7 @@ func TestApplyKeepsHighestVersion(t *testing.T) {
 	r := runCompleted(t, "ord-1", t0)
 	newest := r.snaps[len(r.snaps)-1]
 	older := r.snaps[1]
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 
 	tests := []struct {
 		name        string
@@ -90,8 +82,10 @@ func TestApplyKeepsHighestVersion(t *testing.T) {
 		{"newer snapshot", mustJSON(t, newest), true, newest.Version, false},
 		{"stale snapshot from a zombie writer", mustJSON(t, older), false, newest.Version, false},
 		{"same version again", mustJSON(t, newest), false, newest.Version, false},
-		{"unreadable record", []byte(`{"format":1,"status":`), false, newest.Version, true},
+		{"same version as a format-1 snapshot", format1JSON(t, newest, r.history, 0), false, newest.Version, false},
+		{"unreadable record", []byte(`{"format":2,"status":`), false, newest.Version, true},
 		{"unknown format version", []byte(`{"format":99}`), false, newest.Version, true},
+		{"no format", []byte(`{"saga_id":"ord-1","version":99}`), false, newest.Version, true},
 	}
 	for _, tc := range tests {
 		ch, err := m.Apply([]byte("ord-1"), tc.value)
@@ -101,28 +95,51 @@ func TestApplyKeepsHighestVersion(t *testing.T) {
 		if ch.Applied != tc.wantApplied {
 			t.Errorf("%s: got applied %v, want %v", tc.name, ch.Applied, tc.wantApplied)
 		}
-		if sum, _, _ := m.Get("ord-1"); sum.Version != tc.wantVersion {
+		if sum, _ := m.Get("ord-1"); sum.Version != tc.wantVersion {
 			t.Errorf("%s: got version %d, want %d", tc.name, sum.Version, tc.wantVersion)
 		}
 	}
 
+	// A tombstone drops the snapshot; the order stays with its last known summary.
 	ch, _ := m.Apply([]byte("ord-1"), nil)
-	if !ch.Applied || !ch.Deleted || ch.From != order.StatusCompleted {
-		t.Errorf("tombstone: got %+v, want applied deletion from completed", ch)
+	if !ch.Applied || ch.Deleted || ch.From != order.StatusCompleted || ch.To != order.StatusCompleted {
+		t.Errorf("tombstone: got %+v, want applied, still completed, not deleted", ch)
 	}
-	if _, _, ok := m.Get("ord-1"); ok {
-		t.Error("tombstone: order still present")
-	}
-	if counts, total := m.Counts(); counts[order.StatusCompleted] != 0 || total != 0 {
-		t.Errorf("after tombstone: got %d completed of %d, want 0 of 0", counts[order.StatusCompleted], total)
+	v, ok := m.view("ord-1")
+	if !ok || !v.tombstoned || v.hasSnap || v.snap.steps != nil || v.Status != order.StatusCompleted || v.Total != 3998 {
+		t.Errorf("after the tombstone: got present %v tombstoned %v snapshot %v steps %d status %s total %d, "+
+			"want the completed summary without steps", ok, v.tombstoned, v.hasSnap, len(v.snap.steps), v.Status, v.Total)
 	}
 	if ch, _ := m.Apply([]byte("ord-1"), nil); ch.Applied {
 		t.Error("second tombstone: got applied, want ignored")
 	}
-	// After a tombstone any version is accepted again.
+	// After a tombstone any version is accepted again (a new saga with the same ID).
 	if ch, _ := m.Apply([]byte("ord-1"), mustJSON(t, older)); !ch.Applied {
 		t.Error("snapshot after tombstone: got ignored, want applied")
 	}
+	if v, _ := m.view("ord-1"); !v.hasSnap || v.tombstoned {
+		t.Errorf("snapshot after tombstone: got snapshot %v tombstoned %v, want held", v.hasSnap, v.tombstoned)
+	}
+}
+
+// equalTimeline compares timelines entry by entry (times by instant).
+func equalTimeline(got, want []events.TimelineEntry) bool {
+	return slices.EqualFunc(got, want, func(a, b events.TimelineEntry) bool {
+		return a.Time.Equal(b.Time) && a.Kind == b.Kind && a.Step == b.Step && a.Attempt == b.Attempt &&
+			a.CommandID == b.CommandID && a.Detail == b.Detail
+	})
+}
+
+// kinds lists the kinds of a timeline, for messages.
+func kinds(tl []events.TimelineEntry) []string {
+	out := make([]string, len(tl))
+	for i, e := range tl {
+		out[i] = e.Kind
+		if e.Step != "" {
+			out[i] += ":" + e.Step
+		}
+	}
+	return out
 }
 
 // manyOrders applies n completed-looking snapshots with updated times from a small set
@@ -158,7 +175,7 @@ func manyOrders(t *testing.T, m *ReadModel, n int) []string {
 }
 
 func TestListPagesInStableOrder(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 	want := manyOrders(t, m, 123)
 	for _, limit := range []int{1, 7, 50, 123, 500} {
 		var got []string
@@ -195,7 +212,7 @@ func TestListPagesInStableOrder(t *testing.T) {
 }
 
 func TestListFiltersByStatus(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 	for i, sc := range scenarios {
 		applyRun(t, m, sc.run(t, "ord-"+sc.name, t0.Add(time.Duration(i)*time.Minute)))
 	}
@@ -224,7 +241,7 @@ func TestListFiltersByStatus(t *testing.T) {
 }
 
 func TestListRejectsBadQueries(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 	tests := []struct {
 		name string
 		q    ListQuery
@@ -248,7 +265,7 @@ func TestListRejectsBadQueries(t *testing.T) {
 }
 
 func TestChangesReportEachOrderOnce(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, clock := newTestModel(t, Limits{})
 	since := m.ChangeSeq()
 	r := runCompleted(t, "ord-a", t0)
 	applyRun(t, m, r)
@@ -265,8 +282,16 @@ func TestChangesReportEachOrderOnce(t *testing.T) {
 	}
 	m.Apply([]byte("ord-a"), nil)
 	got, next, _ = m.Changes(next)
-	if len(got) != 1 || !got[0].Deleted {
-		t.Errorf("after a tombstone: got %+v, want ord-a deleted", got)
+	if len(got) != 1 || got[0].Deleted || got[0].Status != order.StatusCompleted {
+		t.Errorf("after a tombstone: got %+v, want ord-a, still completed", got)
+	}
+	clock.Add(DefaultRetention)
+	if n := m.Expire(); n != 1 {
+		t.Errorf("expire: got %d orders dropped, want 1 (ord-a)", n)
+	}
+	got, next, _ = m.Changes(next)
+	if len(got) != 1 || got[0].OrderID != "ord-a" || !got[0].Deleted {
+		t.Errorf("after its retention window: got %+v, want ord-a deleted", got)
 	}
 	base := r.s
 	for i := range changeRing + 1 {
@@ -280,7 +305,7 @@ func TestChangesReportEachOrderOnce(t *testing.T) {
 }
 
 func TestThroughputCountsTransitionsAfterReady(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 	now := t0
 	m.now = func() time.Time { return now }
 	applyRun(t, m, runCompleted(t, "ord-restored", t0)) // during the restore: not counted
@@ -362,10 +387,10 @@ func cmpKey(a, b orderKey) int {
 }
 
 func TestStepsDoneCountsOnlyForwardSteps(t *testing.T) {
-	m := NewReadModel(testDefinition)
+	m, _ := newTestModel(t, Limits{})
 	r := runDeclined(t, "ord-1", t0)
 	applyRun(t, m, r)
-	sum, _, _ := m.Get("ord-1")
+	sum, _ := m.Get("ord-1")
 	// reserve-inventory succeeded (then compensated: outcome success), nothing else did.
 	if sum.StepsDone != 1 || sum.StepsTotal != 5 {
 		t.Errorf("got %d/%d steps, want 1/5", sum.StepsDone, sum.StepsTotal)

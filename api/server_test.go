@@ -64,9 +64,13 @@ func newTestService(t *testing.T, mod func(*Config)) (*Service, *fakePublisher) 
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
+	s.model.now = (&testClock{now: t0.Add(time.Hour)}).Now
 	for i, sc := range scenarios {
 		r := sc.run(t, "ord-"+sc.name, t0.Add(time.Duration(i)*time.Minute))
-		for _, snap := range r.snaps {
+		for i, snap := range r.snaps {
+			if tl := r.records[i]; len(tl.Entries) > 0 {
+				s.applyEvent(timelineMessage(t, tl))
+			}
 			s.apply(kafkago.Message{Key: []byte(snap.SagaID), Value: mustJSON(t, snap)})
 		}
 	}
@@ -138,8 +142,19 @@ func TestGetOrder(t *testing.T) {
 	if d.Steps[0].Outcome != "success" || d.Steps[0].Worker != "inventory" {
 		t.Errorf("reserve-inventory: got outcome %q worker %q, want success inventory", d.Steps[0].Outcome, d.Steps[0].Worker)
 	}
-	if len(d.History) < 10 || d.History[0].Kind != "started" {
-		t.Errorf("history: got %d entries starting with %+v, want the timeline from started", len(d.History), d.History[0])
+	want := runCancelled(t, "ord-cancelled", t0.Add(4*time.Minute)).history
+	if !equalTimeline(d.History, want) || d.HistoryDropped != 0 {
+		t.Errorf("history: got %v (%d dropped), want %v", kinds(d.History), d.HistoryDropped, kinds(want))
+	}
+	// The order finished (compensated) before its cancellation notice was sent: its
+	// retention window runs from then.
+	if d.Snapshot != SnapshotHeld || d.ExpiresAt == nil || d.ExpiresAt.After(d.UpdatedAt.Add(DefaultRetention)) ||
+		!d.ExpiresAt.After(d.CreatedAt.Add(DefaultRetention)) {
+		t.Errorf("snapshot %q expires %v: want held, expiring %s after it finished (between %v and %v)", d.Snapshot, d.ExpiresAt,
+			DefaultRetention, d.CreatedAt, d.UpdatedAt)
+	}
+	if d.History[1].CommandID == "" || d.History[1].Kind != "dispatched" {
+		t.Errorf("history[1]: got %+v, want a dispatch with its command ID", d.History[1])
 	}
 	var placed events.OrderPlaced
 	if err := json.Unmarshal(d.Order, &placed); err != nil || placed.OrderID != "ord-cancelled" || placed.Total != 3998 {
@@ -149,8 +164,8 @@ func TestGetOrder(t *testing.T) {
 	r = do(t, h, "GET", "/orders/ord-nope", nil)
 	var eb ErrorBody
 	r.json(t, &eb)
-	if r.code != http.StatusNotFound || !strings.Contains(eb.Error, "ord-nope") {
-		t.Errorf("unknown order: got %d %q, want 404 naming the order", r.code, eb.Error)
+	if r.code != http.StatusNotFound || !strings.Contains(eb.Error, "ord-nope") || !strings.Contains(eb.Error, "7 days after they finished") {
+		t.Errorf("unknown order: got %d %q, want 404 naming the order and the API's window", r.code, eb.Error)
 	}
 }
 

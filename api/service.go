@@ -34,16 +34,23 @@ type Publisher interface {
 
 // Config configures a Service.
 type Config struct {
-	// Kafka is the cluster holding podium.saga-state and receiving orders.placed and
-	// orders.control.
+	// Kafka is the cluster holding podium.saga-state and orders.events, and receiving
+	// orders.placed and orders.control.
 	Kafka pkafka.Config
 	// Addr is the HTTP listen address of Run. Default: "127.0.0.1:8080".
 	Addr string
 	// Partitions, when > 0, is the partition count podium.saga-state must have; a
-	// mismatch stops Consume with an error. 0 accepts any count.
+	// mismatch stops Consume with an error. 0 accepts any count. orders.events is read
+	// whatever its count.
 	Partitions int
 	// Token, when set, is the bearer token every mutating request (POST) must carry.
 	Token string
+	// Retention is how long a finished order (completed or cancelled) stays in the read
+	// model after it finished; match the orchestrator's --retention. Default: 7 days.
+	Retention time.Duration
+	// MaxOrders caps the orders the read model holds; beyond it the finished orders that
+	// finished first are dropped (orders in flight never are). Default: 100,000.
+	MaxOrders int
 	// MaxBody is the largest request body accepted, in bytes; larger ones get 413.
 	// Default: 1 MiB.
 	MaxBody int64
@@ -73,6 +80,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+func (c Config) limits() Limits { return Limits{Retention: c.Retention, MaxOrders: c.MaxOrders} }
+
 // Validate reports every problem of c at once.
 func (c Config) Validate() error {
 	c = c.withDefaults()
@@ -85,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if c.Partitions < 0 {
 		errs = append(errs, fmt.Errorf("partitions %d: must not be negative", c.Partitions))
+	}
+	if err := c.limits().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))
@@ -129,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:      cfg,
 		log:      cfg.Logger, // the caller sets component
-		model:    NewReadModel(cfg.Definitions...),
+		model:    NewReadModel(cfg.limits(), cfg.Definitions...),
 		pub:      cfg.Publisher,
 		defs:     make(map[string]*saga.Definition, len(cfg.Definitions)),
 		stopSSE:  make(chan struct{}),

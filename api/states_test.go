@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,20 +13,23 @@ import (
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
-// sagaRun drives the real order saga engine to produce the snapshots the orchestrator
-// would write: every state version, in order.
+// sagaRun drives the real order saga engine to produce what the orchestrator would write:
+// every state version, in order, and for each the timeline record of the history entries
+// that version appended.
 type sagaRun struct {
-	t     *testing.T
-	d     *saga.Definition
-	s     *saga.State
-	now   time.Time
-	snaps []*saga.State
+	t       testing.TB
+	d       *saga.Definition
+	s       *saga.State
+	now     time.Time
+	snaps   []*saga.State
+	records []events.SagaTimeline  // records[i] was written with snaps[i]
+	history []events.TimelineEntry // every entry so far
 }
 
 var testDefinition = order.Definition()
 
 // placedJSON is a valid OrderPlaced document.
-func placedJSON(t *testing.T, id string) json.RawMessage {
+func placedJSON(t testing.TB, id string) json.RawMessage {
 	t.Helper()
 	o := events.OrderPlaced{
 		OrderID:  id,
@@ -44,7 +49,7 @@ func placedJSON(t *testing.T, id string) json.RawMessage {
 	return b
 }
 
-func newSagaRun(t *testing.T, id string, start time.Time) *sagaRun {
+func newSagaRun(t testing.TB, id string, start time.Time) *sagaRun {
 	t.Helper()
 	r := &sagaRun{t: t, d: testDefinition, now: start}
 	r.apply(saga.StartInput(id, placedJSON(t, id), 42, ""))
@@ -61,6 +66,12 @@ func (r *sagaRun) apply(in saga.Input) {
 	r.s = s
 	if out.Changed {
 		r.snaps = append(r.snaps, s.Clone())
+		tl := events.SagaTimeline{SagaID: s.SagaID, Definition: s.Definition, Version: s.Version, Status: string(s.Status)}
+		for _, h := range out.History {
+			tl.Entries = append(tl.Entries, events.TimelineEntry(h))
+		}
+		r.records = append(r.records, tl)
+		r.history = append(r.history, tl.Entries...)
 	}
 }
 
@@ -105,18 +116,18 @@ func (r *sagaRun) undone(steps ...string) *sagaRun {
 
 // The scenarios: each returns the run at its end state.
 
-func runPending(t *testing.T, id string, at time.Time) *sagaRun { return newSagaRun(t, id, at) }
+func runPending(t testing.TB, id string, at time.Time) *sagaRun { return newSagaRun(t, id, at) }
 
-func runApproved(t *testing.T, id string, at time.Time) *sagaRun {
+func runApproved(t testing.TB, id string, at time.Time) *sagaRun {
 	return newSagaRun(t, id, at).ok(order.StepReserveInventory, order.StepAuthorizePayment)
 }
 
-func runCompleted(t *testing.T, id string, at time.Time) *sagaRun {
+func runCompleted(t testing.TB, id string, at time.Time) *sagaRun {
 	return runApproved(t, id, at).ok(order.StepPrepareShipment, order.StepAssignDelivery, order.StepSendConfirmation)
 }
 
 // runDeclined: the payment is declined, the reservation released: cancelled.
-func runDeclined(t *testing.T, id string, at time.Time) *sagaRun {
+func runDeclined(t testing.TB, id string, at time.Time) *sagaRun {
 	r := newSagaRun(t, id, at).ok(order.StepReserveInventory)
 	r.reply(order.StepAuthorizePayment, false, saga.ReplyFailure, "card_declined")
 	return r.undone(order.StepReserveInventory).ok(order.StepSendCancellationNotice)
@@ -124,7 +135,7 @@ func runDeclined(t *testing.T, id string, at time.Time) *sagaRun {
 
 // runCancelled: approved, then cancelled by an operator while assigning the delivery,
 // which is awaited; four compensations.
-func runCancelled(t *testing.T, id string, at time.Time) *sagaRun {
+func runCancelled(t testing.TB, id string, at time.Time) *sagaRun {
 	r := runApproved(t, id, at).ok(order.StepPrepareShipment)
 	r.apply(saga.CancelInput("customer changed their mind"))
 	return r.ok(order.StepAssignDelivery).undone(order.StepAssignDelivery, order.StepPrepareShipment, order.StepReserveInventory, order.StepAuthorizePayment).
@@ -132,14 +143,14 @@ func runCancelled(t *testing.T, id string, at time.Time) *sagaRun {
 }
 
 // runCancelling: the payment is declined, the release not answered yet.
-func runCancelling(t *testing.T, id string, at time.Time) *sagaRun {
+func runCancelling(t testing.TB, id string, at time.Time) *sagaRun {
 	r := newSagaRun(t, id, at).ok(order.StepReserveInventory)
 	r.reply(order.StepAuthorizePayment, false, saga.ReplyFailure, "card_declined")
 	return r
 }
 
 // runFailed: the release itself fails: the saga waits for an operator.
-func runFailed(t *testing.T, id string, at time.Time) *sagaRun {
+func runFailed(t testing.TB, id string, at time.Time) *sagaRun {
 	r := runCancelling(t, id, at)
 	r.reply(order.StepReserveInventory, true, saga.ReplyFailure, "warehouse_unreachable")
 	return r
@@ -148,7 +159,7 @@ func runFailed(t *testing.T, id string, at time.Time) *sagaRun {
 // scenario names a run and the order status it ends in.
 type scenario struct {
 	name string
-	run  func(*testing.T, string, time.Time) *sagaRun
+	run  func(testing.TB, string, time.Time) *sagaRun
 	want order.Status
 }
 
@@ -162,7 +173,7 @@ var scenarios = []scenario{
 	{"failed", runFailed, order.StatusFailed},
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -179,4 +190,92 @@ func TestScenariosEndInTheirStatus(t *testing.T) {
 			t.Errorf("%s: got status %s, want %s", sc.name, got, sc.want)
 		}
 	}
+}
+
+// timelineValue is a timeline record as the orchestrator writes it on orders.events: a
+// structured-mode CloudEvent; headers is its content-type.
+func timelineValue(t *testing.T, tl events.SagaTimeline) (value []byte, headers []events.Header) {
+	t.Helper()
+	env, err := events.NewEvent(events.TypeSagaTimeline, tl.SagaID, tl)
+	if err != nil {
+		t.Fatalf("building timeline record: %v", err)
+	}
+	value, headers, err = events.Encode(env)
+	if err != nil {
+		t.Fatalf("encoding timeline record: %v", err)
+	}
+	return value, headers
+}
+
+// format1JSON is the snapshot of s as the orchestrator wrote it before the timeline moved
+// to orders.events: format 1, with the history.
+func format1JSON(t testing.TB, s *saga.State, history []events.TimelineEntry, dropped int) []byte {
+	t.Helper()
+	b := mustJSON(t, s) // {"format":2,...}: keep the rest of it byte for byte
+	if !bytes.HasPrefix(b, []byte(`{"format":2,`)) || b[len(b)-1] != '}' {
+		t.Fatalf("state JSON %.40s…: want it to start with format 2", b)
+	}
+	b = append([]byte(`{"format":1,`), b[len(`{"format":2,`):len(b)-1]...)
+	b = append(append(b, `,"history":`...), mustJSON(t, history)...)
+	if dropped > 0 {
+		b = fmt.Appendf(b, `,"history_dropped":%d`, dropped)
+	}
+	return append(b, '}')
+}
+
+// markerJSON is the snapshot the orchestrator keeps of a finished saga: no input, no step
+// results.
+func markerJSON(t testing.TB, s *saga.State) []byte {
+	t.Helper()
+	c := s.Clone()
+	c.Input = nil
+	for _, st := range c.Steps {
+		st.Result = nil
+	}
+	return mustJSON(t, c)
+}
+
+// applyRun applies a run as the API reads it: for each version, the timeline record (the
+// orchestrator writes events before snapshots), then the snapshot.
+func applyRun(t *testing.T, m *ReadModel, r *sagaRun) {
+	t.Helper()
+	for i, s := range r.snaps {
+		if len(r.records[i].Entries) > 0 {
+			v, h := timelineValue(t, r.records[i])
+			if _, err := m.ApplyEvent([]byte(s.SagaID), v, h); err != nil {
+				t.Fatalf("applying timeline of %s v%d: %v", s.SagaID, s.Version, err)
+			}
+		}
+		if _, err := m.Apply([]byte(s.SagaID), mustJSON(t, s)); err != nil {
+			t.Fatalf("applying %s v%d: %v", s.SagaID, s.Version, err)
+		}
+	}
+}
+
+// testClock is a read model's clock that tests move by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// newTestModel returns a read model of the order saga with the given limits whose clock
+// stands at t0 + 1h (the scenarios run at t0) until the test moves it.
+func newTestModel(t testing.TB, lim Limits) (*ReadModel, *testClock) {
+	t.Helper()
+	c := &testClock{now: t0.Add(time.Hour)}
+	m := NewReadModel(lim, testDefinition)
+	m.now = c.Now
+	return m, c
 }

@@ -54,6 +54,7 @@ func newUI(s *Service) (*ui, error) {
 		"shortType":  diagram.ShortType,
 		"join":       strings.Join,
 		"dur":        func(d time.Duration) string { return d.String() },
+		"window":     window,
 		"attempts":   func(r saga.RetryPolicy) int { return r.WithDefaults().MaxAttempts },
 	}
 	for _, page := range []string{"index", "orders", "order", "saga", "notfound"} {
@@ -185,32 +186,27 @@ type orderData struct {
 	Detail OrderDetail
 	SVG    template.HTML
 	Steps  []StepView
+	// Limits is the read model's window, for the page of an order it does not hold.
+	Limits Limits
 }
 
-func (u *ui) orderData(id string) (orderData, error) {
-	d := orderData{ID: id}
-	sum, snap, ok := u.s.model.Get(id)
+func (u *ui) orderData(id string) orderData {
+	d := orderData{ID: id, Limits: u.s.model.Limits()}
+	v, ok := u.s.model.view(id)
 	if !ok {
-		return d, nil
+		return d
 	}
-	det, st, err := u.s.detail(sum, snap)
-	if err != nil {
-		return d, err
-	}
+	det, st := u.s.detail(v)
 	d.Found, d.Detail, d.Steps = true, det, det.Steps
 	if lay := u.layout(st.Definition); lay != nil {
 		// The SVG is built from escaped text only (package diagram escapes every string).
 		d.SVG = template.HTML(lay.SVG(st)) //nolint:gosec // escaped by diagram
 	}
-	return d, nil
+	return d
 }
 
 func (u *ui) order(w http.ResponseWriter, r *http.Request) {
-	d, err := u.orderData(r.PathValue("id"))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
+	d := u.orderData(r.PathValue("id"))
 	if !d.Found {
 		u.render(w, http.StatusNotFound, "notfound", "notfound", page{Title: "order not found · podium", Nav: "orders", Data: d})
 		return
@@ -220,11 +216,7 @@ func (u *ui) order(w http.ResponseWriter, r *http.Request) {
 
 // orderLive renders the live part of an order page, for its script to swap in.
 func (u *ui) orderLive(w http.ResponseWriter, r *http.Request) {
-	d, err := u.orderData(r.PathValue("id"))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
+	d := u.orderData(r.PathValue("id"))
 	code := http.StatusOK
 	if !d.Found {
 		code = http.StatusNotFound
@@ -247,6 +239,17 @@ func (u *ui) saga(w http.ResponseWriter, _ *http.Request) {
 		d.Definitions = append(d.Definitions, sagaView{Def: def, SVG: template.HTML(u.layout(def.Name).SVG(nil))}) //nolint:gosec // escaped by diagram
 	}
 	u.render(w, http.StatusOK, "saga", "saga", page{Title: "saga · podium", Nav: "saga", Data: d})
+}
+
+// window writes a retention like a person would: "7 days", "36h0m0s".
+func window(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		if n := d / (24 * time.Hour); n != 1 {
+			return strconv.Itoa(int(n)) + " days"
+		}
+		return "1 day"
+	}
+	return d.String()
 }
 
 // offset is t relative to the start: "+1.234s".

@@ -44,7 +44,9 @@
 
   stream({
     orders: (ev) => {
-      if (ev.reset || ev.orders.some((o) => o.order_id === id && (o.deleted || o.version > version))) refresh();
+      // Any change of this order: its snapshot, a timeline record (which may arrive before
+      // or after the snapshot of the same version), or its leaving the read model.
+      if (ev.reset || ev.orders.some((o) => o.order_id === id)) refresh();
     },
   });
 

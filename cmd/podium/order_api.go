@@ -80,7 +80,7 @@ func newOrderGetCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "get ORDER_ID",
-		Short: "Show an order: status, steps and history (from `podium api`)",
+		Short: "Show an order: status, steps and timeline (from `podium api`)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newAPIClient(apiURL)
@@ -122,6 +122,15 @@ func printOrder(out io.Writer, d api.OrderDetail) {
 	}
 	if len(d.Milestones) > 0 {
 		fmt.Fprintf(tw, "milestones\t%s\n", strings.Join(d.Milestones, ", "))
+	}
+	if d.ExpiresAt != nil {
+		fmt.Fprintf(tw, "kept until\t%s\t(the API's retention window)\n", d.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	switch d.Snapshot {
+	case api.SnapshotRemoved:
+		fmt.Fprintf(tw, "steps\tunknown\t(the orchestrator removed the order's state after its retention window)\n")
+	case api.SnapshotNone:
+		fmt.Fprintf(tw, "steps\tunknown\t(no snapshot read yet: known by its timeline)\n")
 	}
 	tw.Flush()
 
