@@ -95,6 +95,9 @@ type finishedIndex struct {
 	status  map[sagaHash]byte
 	buckets map[int64]*finishedBucket // by start (Unix seconds)
 	starts  []int64                   // bucket starts, sorted
+	// liveFrom indexes the first bucket of starts that is not written yet or still has
+	// snapshots to tombstone: housekeeping looks at the buckets from there on only.
+	liveFrom int
 }
 
 // finishedBucket holds the sagas that finished in one minute.
@@ -102,9 +105,8 @@ type finishedBucket struct {
 	start  int64
 	hashes []sagaHash
 	// ids are the sagas whose snapshot is not tombstoned yet, in finish order, with their
-	// finish times (Unix nanoseconds). tombed is always 0 between housekeeping calls.
+	// finish times (Unix nanoseconds).
 	ids      []string
-	tombed   int
 	finished []int64
 	// written reports whether the bucket record holds every hash; keys are the record
 	// keys written or restored for the bucket (tombstoned when it expires).
@@ -139,6 +141,9 @@ func (x *finishedIndex) bucket(start int64) *finishedBucket {
 		x.buckets[start] = b
 		i, _ := slices.BinarySearch(x.starts, start)
 		x.starts = slices.Insert(x.starts, i, start)
+		if i < x.liveFrom {
+			x.liveFrom = i // a new bucket is not written yet
+		}
 	}
 	return b
 }
@@ -159,6 +164,16 @@ func (x *finishedIndex) add(id string, status saga.Status, t time.Time) {
 	x.status[h] = finishedCode(status)
 	b.ids = append(b.ids, id)
 	b.finished = append(b.finished, t.UnixNano())
+	x.markLive(b.start)
+}
+
+// markLive moves liveFrom back to the bucket at start if it is before it.
+func (x *finishedIndex) markLive(start int64) {
+	if x.liveFrom < len(x.starts) && x.starts[x.liveFrom] <= start {
+		return
+	}
+	i, _ := slices.BinarySearch(x.starts, start)
+	x.liveFrom = i
 }
 
 // restoreRecord adds the hashes of one index record.
@@ -186,6 +201,9 @@ func (x *finishedIndex) restoreRecord(key string, value []byte) error {
 	// A record of this bucket was written: it holds the bucket's hashes unless sagas
 	// restored from snapshots were added before it and are missing from it.
 	b.written = !unwritten
+	if unwritten {
+		x.markLive(start)
+	}
 	return nil
 }
 
@@ -224,22 +242,30 @@ func (x *finishedIndex) housekeeping(now time.Time) (records []kafkago.Message, 
 	var (
 		seal    []*finishedBucket
 		tombed  = map[*finishedBucket]int{}
-		expired []*finishedBucket
+		expired int // buckets at the front of starts whose dedupe window ended
 	)
 	for _, start := range x.starts {
 		b := x.buckets[start]
-		end := time.Unix(start, 0).Add(indexBucketWidth)
-		if end.Add(x.window).Before(now) || end.Add(x.window).Equal(now) {
-			expired = append(expired, b)
-			for _, k := range b.keys {
-				records = append(records, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(k)})
-			}
-			for _, id := range b.ids[b.tombed:] {
-				records = append(records, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(id)})
-			}
-			continue
+		if time.Unix(start, 0).Add(indexBucketWidth + x.window).After(now) {
+			break
 		}
-		if !b.written && !end.Add(indexSealDelay).After(now) {
+		expired++
+		for _, k := range b.keys {
+			records = append(records, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(k)})
+		}
+		for _, id := range b.ids {
+			records = append(records, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(id)})
+		}
+	}
+	// Buckets before liveFrom are written and tombstoned; from the first bucket that cannot
+	// be written yet on, no snapshot is due either (Retention > a bucket and its delay).
+	for _, start := range x.starts[max(x.liveFrom, expired):] {
+		b := x.buckets[start]
+		end := time.Unix(start, 0).Add(indexBucketWidth)
+		if end.Add(indexSealDelay).After(now) {
+			break
+		}
+		if !b.written {
 			seal = append(seal, b)
 			keys := x.recordKeys(start, len(b.hashes))
 			for i, k := range keys {
@@ -247,15 +273,12 @@ func (x *finishedIndex) housekeeping(now time.Time) (records []kafkago.Message, 
 				records = append(records, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(k), Value: encodeIndexRecord(b.hashes[lo:hi], x.status)})
 			}
 		}
-		if !b.written && !slices.Contains(seal, b) {
-			continue // no tombstone before the bucket's record exists
-		}
-		n := b.tombed
+		n := 0
 		for n < len(b.ids) && !time.Unix(0, b.finished[n]).Add(x.retention).After(now) {
 			records = append(records, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(b.ids[n])})
 			n++
 		}
-		if n > b.tombed {
+		if n > 0 {
 			tombed[b] = n
 		}
 	}
@@ -271,20 +294,24 @@ func (x *finishedIndex) housekeeping(now time.Time) (records []kafkago.Message, 
 		for b, n := range tombed {
 			clear(b.ids[:n])
 			b.ids, b.finished = b.ids[n:], b.finished[n:]
-			b.tombed = 0
 			if len(b.ids) == 0 {
 				b.ids, b.finished = nil, nil
 			}
 		}
-		for _, b := range expired {
-			start := b.start
-			for _, h := range b.hashes {
+		for _, start := range x.starts[:expired] {
+			for _, h := range x.buckets[start].hashes {
 				delete(x.status, h)
 			}
 			delete(x.buckets, start)
-			if i, ok := slices.BinarySearch(x.starts, start); ok {
-				x.starts = slices.Delete(x.starts, i, i+1)
+		}
+		x.starts = slices.Delete(x.starts, 0, expired)
+		x.liveFrom = max(x.liveFrom-expired, 0)
+		for x.liveFrom < len(x.starts) {
+			b := x.buckets[x.starts[x.liveFrom]]
+			if !b.written || len(b.ids) > 0 {
+				break
 			}
+			x.liveFrom++
 		}
 	}
 }
