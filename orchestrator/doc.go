@@ -15,13 +15,44 @@
 //
 // A processor restores its sagas from podium.saga-state, re-sends every in-flight command,
 // then loops: take a batch of input records plus the timers that are due, apply them with
-// saga.Apply, write the changed snapshots (synchronously, all replicas), then the commands,
-// lifecycle events, dead letters and forwarded records, and only then commit the input
-// offsets. A crash anywhere in between causes redelivery, never loss; redelivery is
+// saga.Apply, write the commands, lifecycle and timeline events, dead letters and forwarded
+// records, then the changed snapshots (synchronously, all replicas), and only then commit
+// the input offsets. A crash anywhere in between causes redelivery, never loss; redelivery is
 // harmless because replies already applied are ignored by correlation and workers dedupe
 // commands by idempotency key.
 //
 // A record that cannot be decoded becomes a dead letter on orders.dlq with its reason, and
 // the records behind it are processed. A record whose order is homed on another partition
-// (a producer that used another partitioner) is forwarded to its home partition.
+// (a producer that used another partitioner) is forwarded to its home partition. An
+// OrderPlaced whose saga state would exceed Config.MaxStateBytes (128 KiB) is a dead letter
+// (too_large); a record the broker refuses for its size is dead-lettered alone, and the
+// batch goes on.
+//
+// # What is kept, where, for how long
+//
+// What a processor holds depends on the sagas in flight and on two configured windows,
+// never on the number of sagas ever run:
+//
+//   - A saga in flight: its state in memory (input, step bookkeeping; a few KB) and its
+//     latest snapshot in podium.saga-state (saga.State.MarshalBinary, about 1 KB for an
+//     order; every change writes one).
+//   - Its history: not in the state. Each batch publishes the transitions it made as one
+//     podium.saga.timeline.v1 record per saga on orders.events, the audit trail from which
+//     the API builds each order's timeline (kept as long as that topic's retention).
+//   - A finished saga (completed or compensated, nothing awaiting) leaves memory at once.
+//     Its last snapshot is a marker (status, steps, reasons; no input or results: ~300
+//     bytes), tombstoned Config.Retention (default 24h) after it finished. Until then its
+//     ID is held (~40 bytes) to write that tombstone.
+//   - For Config.DedupeWindow (default 7 days), a finished saga is remembered by a 16-byte
+//     hash and a status (~38 bytes of memory, measured by TestFinishedIndexBoundedMemory),
+//     so a duplicate OrderPlaced starts nothing (ignored, reason duplicate_start) and a
+//     late reply or control record is ignored (reason finished). The hashes are persisted
+//     in podium.saga-state as one record per minute and partition (17 bytes a saga, keys
+//     "~finished.<n>/<minute>/<part>"), written a few seconds after the minute ends and
+//     tombstoned when the window ends; finished snapshots are tombstoned only after their
+//     minute's record was written, so a restart finds every finished saga of the window
+//     in one or the other.
+//
+// Restore therefore reads the sagas in flight, the markers of the retention window and
+// the index records of the dedupe window: about 1 KB, 300 bytes and 17 bytes per saga.
 package orchestrator
