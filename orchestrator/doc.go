@@ -40,8 +40,8 @@
 //     podium.saga.timeline.v1 record per saga on orders.events, the audit trail from which
 //     the API builds each order's timeline (kept as long as that topic's retention).
 //   - A finished saga (completed or compensated, nothing awaiting) leaves memory at once.
-//     Its last snapshot is a marker (status, steps, reasons; no input or results: ~300
-//     bytes), tombstoned Config.Retention (default 24h) after it finished. Until then its
+//     Its last snapshot is a marker (status, steps, reasons; no input, results or command
+//     IDs: ~300 bytes), tombstoned Config.Retention (default 24h) after it finished. Until then its
 //     ID is held (~40 bytes) to write that tombstone.
 //   - For Config.DedupeWindow (default 7 days), a finished saga is remembered by a 16-byte
 //     hash and a status (~38 bytes of memory, measured by TestFinishedIndexBoundedMemory),

@@ -162,7 +162,7 @@ func TestFinishedMarkerIsSmall(t *testing.T) {
 		Steps: map[string]*saga.StepState{"a": {Status: saga.StepSucceeded, Result: []byte(`{"x":1}`),
 			Do: saga.Phase{Attempt: 1, CommandID: "c", Answered: []string{"c"}}}}}
 	m := finishedMarker(s)
-	if m.Input != nil || m.Steps["a"].Result != nil || m.Steps["a"].Do.Answered != nil {
+	if m.Input != nil || m.Steps["a"].Result != nil || m.Steps["a"].Do.Answered != nil || m.Steps["a"].Do.CommandID != "" {
 		t.Errorf("marker keeps input, results or answered IDs: %+v", m)
 	}
 	if s.Input == nil || s.Steps["a"].Result == nil {

@@ -166,6 +166,16 @@ func TestDuplicateAfterRetention(t *testing.T) {
 	if st := s.states()[id]; st == nil || order.StatusOf(st) != order.StatusCompleted || st.Input != nil {
 		t.Fatalf("finished snapshot: got %+v, want a completed marker without input", st)
 	}
+	var last []byte
+	for _, m := range s.records(events.TopicSagaState, testPartitions) {
+		if string(m.Key) == id {
+			last = m.Value
+		}
+	}
+	if len(last) == 0 || len(last) > 1024 {
+		t.Errorf("the newest snapshot of the completed order is %d bytes, want 1..1024", len(last))
+	}
+	t.Logf("newest snapshot of a completed order: %d bytes", len(last))
 
 	s.advance(orchestrator.MinRetention + 2*time.Minute)
 	s.waitFor(30*time.Second, "the finished snapshot to be tombstoned", func() (bool, string) {
