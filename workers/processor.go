@@ -194,17 +194,17 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 
 	var out []kafkago.Message
 	if reply.Outcome != events.OutcomeError {
-		value, headers, err := events.Encode(reply)
-		if err != nil {
-			return p.deadLetter(rec, "encoding the reply: "+err.Error())
-		}
-		// The record's timestamp is the stored-at time too (the reply's time is the first
-		// place restore looks).
-		if stored, ok := p.store.compact(reply, reply.Time); ok {
+		// Stored at the reply's time, to the millisecond: the precision of the processed
+		// record's "at" and of its Kafka timestamp, so a restored key expires when this one does.
+		at := reply.Time.Truncate(time.Millisecond)
+		if stored, ok := p.store.compact(reply, at); ok {
+			value, err := p.store.value(stored)
+			if err != nil {
+				return p.deadLetter(rec, err.Error())
+			}
 			p.store.stage(env.IdempotencyKey, stored)
 			out = append(out, kafkago.Message{
-				Topic: p.topics.processed, Key: []byte(env.IdempotencyKey), Value: value, Headers: kafkaHeaders(headers),
-				Time: reply.Time,
+				Topic: p.topics.processed, Key: []byte(env.IdempotencyKey), Value: value, Time: at,
 			})
 		}
 	}

@@ -354,9 +354,9 @@ func TestExpiredKeyStoredAgainAfterAFailedWriteIsTombstoned(t *testing.T) {
 	}
 }
 
-// processedRecord is the processed record of a reply to a reserve command of order, stored at
-// storedAt, with Kafka timestamp ts. Today's runtime and earlier versions write it the same
-// way (the reply's structured CloudEvent); earlier versions left the timestamp at 0.
+// processedRecord is a processed record of format 1, as earlier versions wrote it: the
+// structured CloudEvent of a reply to a reserve command of order, stored at storedAt, with
+// Kafka timestamp ts (the first versions left it at 0).
 func processedRecord(t *testing.T, order string, storedAt, ts time.Time) kafkago.Message {
 	t.Helper()
 	cmd := reserveCommand(t, order, "cmd-"+order, 1, "SKU-1")
@@ -373,6 +373,34 @@ func processedRecord(t *testing.T, order string, storedAt, ts time.Time) kafkago
 		Topic: "inventory.processed", Partition: home(order), Key: []byte(cmd.IdempotencyKey),
 		Value: value, Headers: kafkaHeaders(headers), Time: ts,
 	}
+}
+
+// processedRecord2 is the processed record that this runtime writes (format 2) for a reply
+// to a reserve command of order, stored at storedAt.
+func processedRecord2(t *testing.T, order string, storedAt time.Time) kafkago.Message {
+	t.Helper()
+	cmd := reserveCommand(t, order, "cmd-"+order, 1, "SKU-1")
+	reply, err := newReply("inventory", cmd, Success(map[string]string{"reservation_id": "res-" + order}), storedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newProcessedStore(time.Hour)
+	r, ok := s.compact(reply, storedAt)
+	if !ok {
+		t.Fatal("compact failed")
+	}
+	value, err := s.value(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafkago.Message{
+		Topic: "inventory.processed", Partition: home(order), Key: []byte(cmd.IdempotencyKey), Value: value, Time: storedAt,
+	}
+}
+
+// rawProcessed is a processed record of order's reserve key with value.
+func rawProcessed(order, value string) kafkago.Message {
+	return kafkago.Message{Topic: "inventory.processed", Key: []byte(order + "/reserve-inventory"), Value: []byte(value)}
 }
 
 func tombstone(order string) kafkago.Message {
@@ -405,10 +433,44 @@ func TestRestore(t *testing.T) {
 		{"expired, then stored again", []kafkago.Message{processedRecord(t, "ord-1", old, old), processedRecord(t, "ord-1", fresh, fresh)}, []string{"ord-1"}, nil},
 		{"stored, then an expired record last", []kafkago.Message{processedRecord(t, "ord-1", fresh, fresh), processedRecord(t, "ord-1", old, old)}, nil, []string{"ord-1"}},
 		{"undecodable: skipped, not tombstoned", []kafkago.Message{garbage}, nil, nil},
+		{"format 1 without its header", []kafkago.Message{func() kafkago.Message {
+			m := processedRecord(t, "ord-1", fresh, fresh)
+			m.Headers = nil
+			return m
+		}()}, []string{"ord-1"}, nil},
+		{"format 2 within the window", []kafkago.Message{processedRecord2(t, "ord-1", fresh)}, []string{"ord-1"}, nil},
+		{"format 2 out of the window", []kafkago.Message{processedRecord2(t, "ord-1", old)}, nil, []string{"ord-1"}},
+		{"format 2 just within the window", []kafkago.Message{processedRecord2(t, "ord-1", old.Add(time.Millisecond))}, []string{"ord-1"}, nil},
+		{"format 2: at, not the Kafka timestamp", []kafkago.Message{func() kafkago.Message {
+			m := processedRecord2(t, "ord-1", old)
+			m.Time = fresh
+			return m
+		}()}, nil, []string{"ord-1"}},
+		{"format 2, then tombstoned", []kafkago.Message{processedRecord2(t, "ord-1", fresh), tombstone("ord-1")}, nil, nil},
+		{"format 1 expired, then format 2 stored again", []kafkago.Message{processedRecord(t, "ord-1", old, old), processedRecord2(t, "ord-1", fresh)}, []string{"ord-1"}, nil},
+		{"format 2 stored, then format 1 expired last", []kafkago.Message{processedRecord2(t, "ord-1", fresh), processedRecord(t, "ord-1", old, old)}, nil, []string{"ord-1"}},
+		{"format 2 stored, then an undecodable record: forgotten", []kafkago.Message{processedRecord2(t, "ord-1", fresh), rawProcessed("ord-1", "{")}, nil, nil},
+		{"a format newer than 2: skipped, not tombstoned", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":3,"type":"podium.inventory.reserve.reply.v1","outcome":"success","at":"2025-03-01T11:00:00.000Z"}`)}, nil, nil},
+		{"format 2 without at: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"success"}`)}, nil, nil},
+		{"format 2 with a bad at: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"success","at":"yesterday"}`)}, nil, nil},
+		{"format 2 with an unknown type: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.nope.reply.v1","outcome":"success","at":"2025-03-01T11:00:00.000Z"}`)}, nil, nil},
+		{"format 2 with an unknown outcome: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"maybe","at":"2025-03-01T11:00:00.000Z"}`)}, nil, nil},
+		{"format 2 with data not an object: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"success","at":"2025-03-01T11:00:00.000Z","data":[1]}`)}, nil, nil},
+		{"format 2 with data not a reply's: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"failure","at":"2025-03-01T11:00:00.000Z","data":{"reason":7}}`)}, nil, nil},
+		{"format 2 with null data: skipped", []kafkago.Message{rawProcessed("ord-1",
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"success","at":"2025-03-01T11:00:00.000Z","data":null}`)}, nil, nil},
 		{"a mix", []kafkago.Message{
 			processedRecord(t, "ord-1", old, kafka0), processedRecord(t, "ord-2", fresh, kafka0),
 			processedRecord(t, "ord-3", old, old), processedRecord(t, "ord-4", now.Add(-retention+time.Nanosecond), kafka0), garbage,
-		}, []string{"ord-2", "ord-4"}, []string{"ord-1", "ord-3"}},
+			processedRecord2(t, "ord-5", fresh), processedRecord2(t, "ord-6", old),
+		}, []string{"ord-2", "ord-4", "ord-5"}, []string{"ord-1", "ord-3", "ord-6"}},
 	}
 	keys := func(orders []string) []string {
 		out := make([]string, len(orders))
@@ -566,5 +628,239 @@ func TestStoreMemoryPerKey(t *testing.T) {
 		len(cmd.IdempotencyKey), len(s.replies[cmd.IdempotencyKey].data))
 	if perKey > 300 {
 		t.Errorf("got %.0f bytes per stored key, want at most 300", perKey)
+	}
+}
+
+func TestProcessedValueRoundTrips(t *testing.T) {
+	at := epoch.Add(1234567891 * time.Nanosecond) // stored at ...:01.234 (the processor truncates)
+	tests := []struct {
+		name, typ, outcome, data string
+		want                     string // the value
+	}{
+		{"success with a result", "podium.inventory.reserve.reply.v1", events.OutcomeSuccess,
+			`{"result":{"reservation_id":"5b0f4c3e-0d6a-5b8e-9a51-6f2c4d7e1b93"}}`,
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"success","at":"2025-03-01T12:00:01.234Z","data":{"result":{"reservation_id":"5b0f4c3e-0d6a-5b8e-9a51-6f2c4d7e1b93"}}}`},
+		{"business failure", "podium.inventory.reserve.reply.v1", events.OutcomeFailure,
+			`{"reason":"out_of_stock","message":"out of stock: OOS-1"}`,
+			`{"v":2,"type":"podium.inventory.reserve.reply.v1","outcome":"failure","at":"2025-03-01T12:00:01.234Z","data":{"reason":"out_of_stock","message":"out of stock: OOS-1"}}`},
+		{"compensation: data {} left out", "podium.inventory.release.reply.v1", events.OutcomeSuccess, `{}`,
+			`{"v":2,"type":"podium.inventory.release.reply.v1","outcome":"success","at":"2025-03-01T12:00:01.234Z"}`},
+		{"escaped text", "podium.notification.send-confirmation.reply.v1", events.OutcomeFailure,
+			`{"reason":"bounced","message":"\"ada\" \u003cada@bounce.example\u003e: 550 ✗"}`,
+			`{"v":2,"type":"podium.notification.send-confirmation.reply.v1","outcome":"failure","at":"2025-03-01T12:00:01.234Z","data":{"reason":"bounced","message":"\"ada\" \u003cada@bounce.example\u003e: 550 ✗"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newProcessedStore(time.Hour)
+			reply := events.Envelope{Type: tt.typ, Outcome: tt.outcome, Data: json.RawMessage(tt.data)}
+			stored, ok := s.compact(reply, at.Truncate(time.Millisecond))
+			if !ok {
+				t.Fatal("compact failed")
+			}
+			value, err := s.value(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(value) != tt.want {
+				t.Errorf("got value\n%s\nwant\n%s", value, tt.want)
+			}
+
+			// Restored by another store (a new owner of the partition), it is the same reply.
+			restored := newProcessedStore(time.Hour)
+			restored.restore(kafkago.Message{Key: []byte(key1), Value: value}, at.Add(time.Minute), zerolog.Nop())
+			restored.finishRestore()
+			got, ok := restored.lookup(key1)
+			if !ok {
+				t.Fatalf("got no reply restored for %s, want one", key1)
+			}
+			checks := []struct{ name, got, want string }{
+				{"type", restored.types[got.typ].name, tt.typ},
+				{"dataschema", restored.types[got.typ].schema, schemaURL(tt.typ)},
+				{"outcome", replyOutcomes[got.outcome], tt.outcome},
+				{"data", got.data, tt.data},
+				{"stored at", time.Unix(0, got.at).UTC().String(), at.Truncate(time.Millisecond).String()},
+			}
+			for _, c := range checks {
+				if c.got != c.want {
+					t.Errorf("got restored %s %s, want %s", c.name, c.got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestProcessedRecordSize checks the processed record the processor writes for a typical
+// reply, the inventory worker's reservation, against the bound measured for it: its value's
+// size depends only on its result, a UUID. Earlier versions stored the whole reply
+// CloudEvent, as sent on the replies topic (run with -v to see both).
+func TestProcessedRecordSize(t *testing.T) {
+	const maxValue = 178 // bytes, measured
+	key := "ord-0001001/reserve-inventory"
+	h := &countingHandler{res: Success(map[string]string{"reservation_id": StableID("inventory", key)})}
+	p := newTestProcessor(t, h, Faults{})
+	p.now = func() time.Time { return epoch.Add(123456789) }
+	cmd := reserveCommand(t, "ord-0001001", StableID("command", key), 1, "SKU-RED-1")
+	out := byTopic(p.process(context.Background(), []kafkago.Message{record(t, cmd, home("ord-0001001"), 1)}))
+	stored, replies := out["inventory.processed"], out["inventory.replies"]
+	if len(stored) != 1 || len(replies) != 1 {
+		t.Fatalf("got %d processed records and %d replies, want 1 and 1", len(stored), len(replies))
+	}
+	rec := stored[0]
+	t.Logf("processed record value: %d bytes (format 1, the reply as sent: %d bytes + a %d-byte header)\n%s",
+		len(rec.Value), len(replies[0].Value), len("content-type")+len(events.ContentTypeCloudEvents), rec.Value)
+	if got := len(rec.Value); got > maxValue {
+		t.Errorf("got a %d-byte value, want at most %d", got, maxValue)
+	}
+	if len(rec.Headers) != 0 {
+		t.Errorf("got headers %v, want none", rec.Headers)
+	}
+	if want := epoch.Add(123 * time.Millisecond); !rec.Time.Equal(want) {
+		t.Errorf("got timestamp %s, want the stored-at time %s (to the millisecond)", rec.Time, want)
+	}
+}
+
+// TestProcessedRecordsOfAnOrder measures the values of the processed records of an order's
+// five steps (run with -v to see them) against the bounds measured for them.
+func TestProcessedRecordsOfAnOrder(t *testing.T) {
+	const order = "ord-0001001"
+	id := func(step string) string { return StableID("test", order+"/"+step) } // the reference workers' IDs: UUIDs
+	tests := []struct {
+		step, cmdType string
+		result        map[string]string
+		maxValue      int // bytes, measured
+	}{
+		{"reserve-inventory", events.TypeInventoryReserve, map[string]string{"reservation_id": id("reserve-inventory")}, 178},
+		{"authorize-payment", events.TypePaymentAuthorize, map[string]string{"authorization_id": id("authorize-payment")}, 180},
+		{"prepare-shipment", events.TypeSellerPrepareShipment, map[string]string{"preparation_id": id("prepare-shipment")}, 184},
+		{"assign-delivery", events.TypeShippingAssignDelivery, map[string]string{"delivery_id": id("assign-delivery"), "partner": "dhl"}, 198},
+		{"send-confirmation", events.TypeNotificationConfirmation, map[string]string{"message_id": id("send-confirmation")}, 187},
+	}
+	header := len("content-type") + len(events.ContentTypeCloudEvents)
+	totalBefore, totalAfter := 0, 0
+	for _, tt := range tests {
+		key := order + "/" + tt.step
+		cmd := events.Envelope{
+			ID: StableID("command", key), Type: tt.cmdType, Subject: order, SagaID: order, Step: tt.step,
+			Attempt: 1, IdempotencyKey: key, TraceParent: testTraceParent,
+		}
+		reply, err := newReply("test", cmd, Success(tt.result), epoch.Add(123456789))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _, err := events.Encode(reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newProcessedStore(time.Hour)
+		stored, ok := s.compact(reply, reply.Time.Truncate(time.Millisecond))
+		if !ok {
+			t.Fatalf("%s: compact failed", tt.step)
+		}
+		after, err := s.value(stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d bytes (format 1: %d + %d)", tt.step, len(after), len(before), header)
+		if len(after) > tt.maxValue {
+			t.Errorf("%s: got a %d-byte value, want at most %d", tt.step, len(after), tt.maxValue)
+		}
+		totalBefore += len(before) + header
+		totalAfter += len(after)
+	}
+	t.Logf("an order: %d bytes of values (format 1: %d bytes of values and headers)", totalAfter, totalBefore)
+}
+
+// restart replaces the run's processor with a new one, restored from every processed record
+// and tombstone written so far, in write order, as a new owner of the partition would.
+func (tr *testRun) restart() {
+	tr.t.Helper()
+	proc := newProcessor(tr.r.cfg, tr.r.handler, tr.part, zerolog.Nop())
+	proc.now = tr.clock.Now
+	for _, w := range tr.w.writes {
+		for _, m := range w {
+			if m.Topic == tr.r.topics.processed {
+				proc.store.restore(m, tr.clock.now, zerolog.Nop())
+			}
+		}
+	}
+	proc.store.finishRestore()
+	tr.proc = proc
+}
+
+func TestRepeatAfterARestartGetsTheSameReply(t *testing.T) {
+	tests := []struct {
+		name string
+		res  Result
+	}{
+		{"success with a result", Success(map[string]string{"reservation_id": StableID("inventory", key1)})},
+		{"success without a result", Success(nil)},
+		{"business failure", Failure("out_of_stock", "out of stock: OOS-1")},
+		{"failure with text to escape", Failure("bounced", `"ada" <ada@bounce.example>: 550 ✗`)},
+	}
+	for _, tt := range tests {
+		for _, format := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s, format %d", tt.name, format), func(t *testing.T) {
+				testRepeatAfterARestart(t, tt.res, format)
+			})
+		}
+	}
+}
+
+// testRepeatAfterARestart stores the reply res for key1, restarts from its processed record
+// (rewritten to format 1, the reply as sent, as earlier versions stored it, if format is 1)
+// and checks that a repeat gets the same reply, and that the key expires when it would have
+// without the restart.
+func testRepeatAfterARestart(t *testing.T, res Result, format int) {
+	t.Helper()
+	h := &countingHandler{res: res}
+	tr := newTestRun(t, h, time.Hour)
+	tr.clock.advance(123456789) // not on a millisecond
+	if err := tr.batch(context.Background(), reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1")); err != nil {
+		t.Fatal(err)
+	}
+	first := byTopic(tr.w.last(t))["inventory.replies"][0]
+	before, _ := decodeReply(t, first)
+	end := epoch.Add(123*time.Millisecond + time.Hour) // format 2: stored at, to the millisecond
+	if format == 1 {
+		for _, m := range tr.w.last(t) {
+			if m.Topic == "inventory.processed" {
+				m.Value, m.Headers, m.Time = first.Value, first.Headers, time.Unix(0, 0)
+				tr.w.writes = append(tr.w.writes, []kafkago.Message{m})
+			}
+		}
+		end = epoch.Add(123456789 + time.Hour) // format 1: the reply's time
+	}
+
+	tr.clock.advance(time.Minute)
+	tr.restart()
+	if err := tr.batch(context.Background(), reserveCommand(t, "ord-1", "cmd-2", 2, "SKU-1")); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := decodeReply(t, byTopic(tr.w.last(t))["inventory.replies"][0])
+	checks := []struct{ name, got, want string }{
+		{"type", after.Type, before.Type},
+		{"dataschema", after.DataSchema, before.DataSchema},
+		{"outcome", after.Outcome, before.Outcome},
+		{"data", string(after.Data), string(before.Data)},
+		{"correlationid", after.CorrelationID, "cmd-2"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("got %s %s after a restart, want %s", c.name, c.got, c.want)
+		}
+	}
+	if got := h.calls.Load(); got != 1 {
+		t.Errorf("got %d handler calls, want 1: the restored reply answers the repeat", got)
+	}
+
+	tr.clock.now = end.Add(-time.Nanosecond)
+	tr.proc.expire()
+	if _, ok := tr.proc.lookup(key1); !ok {
+		t.Errorf("got the restored key expired at %s, before the end of its window %s", tr.clock.now, end)
+	}
+	tr.clock.now = end
+	tr.proc.expire()
+	if _, ok := tr.proc.lookup(key1); ok {
+		t.Errorf("got the restored key held at the end of its window %s, want it expired", end)
 	}
 }
