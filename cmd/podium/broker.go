@@ -17,15 +17,19 @@ import (
 
 // brokerOptions configure `podium broker`.
 type brokerOptions struct {
-	Addr              string
-	Advertise         string
-	DataDir           string
-	Partitions        int
-	MinSessionTimeout time.Duration
-	TLSCert           string
-	TLSKey            string
-	TLSClientCA       string
-	SASLUsers         string
+	Addr               string
+	Advertise          string
+	DataDir            string
+	InMemory           bool
+	Partitions         int
+	Retention          time.Duration
+	DeleteRetention    time.Duration
+	CompactionInterval time.Duration
+	MinSessionTimeout  time.Duration
+	TLSCert            string
+	TLSKey             string
+	TLSClientCA        string
+	SASLUsers          string
 }
 
 func newBrokerCmd() *cobra.Command {
@@ -37,10 +41,16 @@ func newBrokerCmd() *cobra.Command {
 		Use:   "broker",
 		Short: "Run the embedded Kafka-protocol broker (development, tests, demo)",
 		Long: "Run a single-node broker that speaks the Kafka protocol (franz-go's kfake), with every\n" +
-			"podium topic created at start. Any Kafka client can use it. With --data-dir it keeps its\n" +
-			"topics, records and committed offsets across restarts; without, it lives in memory.\n" +
-			"--advertise sets the address clients are told to connect to (e.g. listen on 0.0.0.0:9092\n" +
-			"in a container and advertise kafka:9092). It stops cleanly on SIGINT/SIGTERM.",
+			"podium topic created at start (the configs of `podium topics create`: --retention on the\n" +
+			"non-compacted topics, --delete-retention on the compacted ones). Any Kafka client can use it.\n" +
+			"Record bytes live on disk, only their index in memory: with --data-dir the broker keeps its\n" +
+			"topics, records and committed offsets there across restarts; without, it uses a fresh\n" +
+			"temporary directory and removes it on exit. --in-memory keeps everything in memory instead\n" +
+			"(memory grows with every record retained: short runs only). Every --compaction-interval it\n" +
+			"compacts the compacted topics and deletes records older than their retention, blocking\n" +
+			"requests while it does. --advertise sets the address clients are told to connect to (e.g.\n" +
+			"listen on 0.0.0.0:9092 in a container and advertise kafka:9092). It stops cleanly on\n" +
+			"SIGINT/SIGTERM.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger("broker")
@@ -52,8 +62,9 @@ func newBrokerCmd() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
-			log.Info().Str("addr", o.Addr).Str("advertise", o.Advertise).Str("data_dir", o.DataDir).
-				Int("partitions", o.Partitions).Dur("min_session_timeout", o.MinSessionTimeout).
+			log.Info().Str("addr", o.Addr).Str("advertise", o.Advertise).Str("data_dir", o.DataDir).Bool("in_memory", o.InMemory).
+				Int("partitions", o.Partitions).Dur("retention", o.Retention).Dur("delete_retention", o.DeleteRetention).
+				Dur("compaction_interval", o.CompactionInterval).Dur("min_session_timeout", o.MinSessionTimeout).
 				Str("tls_cert", o.TLSCert).Str("tls_client_ca", o.TLSClientCA).Str("sasl_users", maskSASLUsers(o.SASLUsers)).Msg("configuration")
 
 			ctx := cmd.Context()
@@ -70,8 +81,11 @@ func newBrokerCmd() *cobra.Command {
 	logs.register(fs)
 	stringFlag(fs, &o.Addr, "addr", devbroker.DefaultAddr, "host:port to listen on")
 	stringFlag(fs, &o.Advertise, "advertise", "", "host:port (or host) clients are told to connect to (default: the listen address)")
-	stringFlag(fs, &o.DataDir, "data-dir", "", "persist topics, records and offsets here (empty: in memory)")
+	stringFlag(fs, &o.DataDir, "data-dir", "", "keep topics, records and offsets here, across restarts (empty: a temporary directory removed on exit)")
+	boolFlag(fs, &o.InMemory, "in-memory", false, "keep everything in memory, nothing on disk (memory grows with every record retained: short runs only)")
 	intFlag(fs, &o.Partitions, "partitions", events.DefaultPartitions, "partitions of every podium topic (dead-letter topics have 1)")
+	retentionFlags(fs, &o.Retention, &o.DeleteRetention)
+	durationFlag(fs, &o.CompactionInterval, "compaction-interval", devbroker.DefaultCompactionInterval, "how often to compact the compacted topics and apply retention (each pass blocks requests)")
 	durationFlag(fs, &o.MinSessionTimeout, "min-session-timeout", devbroker.DefaultMinSessionTimeout, "smallest consumer-group session timeout accepted")
 	stringFlag(fs, &o.TLSCert, "tls-cert", "", "PEM certificate: accept TLS connections only")
 	stringFlag(fs, &o.TLSKey, "tls-key", "", "PEM key of --tls-cert")
@@ -84,11 +98,15 @@ func newBrokerCmd() *cobra.Command {
 func (o brokerOptions) config() (devbroker.Config, error) {
 	var errs []error
 	cfg := devbroker.Config{
-		Addr:              o.Addr,
-		Advertise:         o.Advertise,
-		DataDir:           o.DataDir,
-		Partitions:        o.Partitions,
-		MinSessionTimeout: o.MinSessionTimeout,
+		Addr:               o.Addr,
+		Advertise:          o.Advertise,
+		DataDir:            o.DataDir,
+		InMemory:           o.InMemory,
+		Partitions:         o.Partitions,
+		Retention:          o.Retention,
+		DeleteRetention:    o.DeleteRetention,
+		CompactionInterval: o.CompactionInterval,
+		MinSessionTimeout:  o.MinSessionTimeout,
 	}
 	switch {
 	case (o.TLSCert == "") != (o.TLSKey == ""):

@@ -27,6 +27,7 @@ type devOptions struct {
 	APIAddr     string
 	MetricsAddr string
 	DataDir     string
+	InMemory    bool
 	Partitions  int
 	Orders      int
 	Seed        uint64
@@ -54,7 +55,8 @@ func newDevCmd() *cobra.Command {
 	stringFlag(fs, &o.BrokerAddr, "broker-addr", "127.0.0.1:9092", "address of the embedded broker")
 	stringFlag(fs, &o.APIAddr, "api-addr", "127.0.0.1:8080", "address of the API and dashboard (empty: no API)")
 	stringFlag(fs, &o.MetricsAddr, "orchestrator-metrics-addr", "127.0.0.1:9464", "address of the orchestrator's /metrics (empty: off)")
-	stringFlag(fs, &o.DataDir, "data-dir", "", "persist the broker's data here (empty: in memory)")
+	stringFlag(fs, &o.DataDir, "data-dir", "", "keep the broker's data here, across runs (empty: a temporary directory removed on exit)")
+	boolFlag(fs, &o.InMemory, "in-memory", false, "keep the broker's data in its memory, nothing on disk (memory grows with every record: short runs only)")
 	intFlag(fs, &o.Partitions, "partitions", events.DefaultPartitions, "partitions per topic")
 	intFlag(fs, &o.Orders, "orders", 50, "sample orders to place")
 	fs.Uint64Var(&o.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the sample orders")
@@ -77,10 +79,19 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		sup.StopAll(10 * time.Second)
 	}()
 
+	// The broker keeps record bytes on disk: in --data-dir, or else in the work directory,
+	// which goes with this process even if the broker is killed.
 	brokerArgs := []string{"broker", "--addr", o.BrokerAddr, "--partitions", strconv.Itoa(o.Partitions),
 		"--log-format", "console", "--log-level", o.LogLevel}
-	if o.DataDir != "" {
+	switch {
+	case o.DataDir != "" && o.InMemory:
+		return errors.New("--data-dir and --in-memory exclude each other: choose one")
+	case o.DataDir != "":
 		brokerArgs = append(brokerArgs, "--data-dir", o.DataDir)
+	case o.InMemory:
+		brokerArgs = append(brokerArgs, "--in-memory")
+	default:
+		brokerArgs = append(brokerArgs, "--data-dir", filepath.Join(work, "broker"))
 	}
 	broker, err := sup.Start("broker", brokerArgs...)
 	if err != nil {
