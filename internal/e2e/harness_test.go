@@ -44,12 +44,12 @@ type stack struct {
 	writer  *kafkago.Writer
 	log     zerolog.Logger
 
-	mu      sync.Mutex
+	mu        sync.Mutex
 	procs     map[string]*running
 	effects   map[string]*workers.MemoryEffects
 	timelines map[string][]events.SagaTimeline // the timeline records read, by order
 	skew      atomic.Int64                     // added to the orchestrators' clock (see advance)
-	metrics *orchestrator.Metrics // shared by every orchestrator instance of the stack
+	metrics   *orchestrator.Metrics            // shared by every orchestrator instance of the stack
 }
 
 type running struct {
@@ -80,13 +80,13 @@ func newStack(t *testing.T, opts order.Options) *stack {
 	}
 	s := &stack{
 		t: t, ctx: ctx, broker: b, saga: opts, log: log,
-		kafka:   pkafka.Config{Brokers: []string{b.Addr()}, ClientID: "e2e"},
-		tracker: sample.NewTracker(),
-		gen:     sample.NewGenerator(strings.ReplaceAll(t.Name(), "/", "-"), 42),
+		kafka:     pkafka.Config{Brokers: []string{b.Addr()}, ClientID: "e2e"},
+		tracker:   sample.NewTracker(),
+		gen:       sample.NewGenerator(strings.ReplaceAll(t.Name(), "/", "-"), 42),
 		procs:     map[string]*running{},
 		effects:   map[string]*workers.MemoryEffects{},
 		timelines: map[string][]events.SagaTimeline{},
-		metrics: orchestrator.NewMetrics(nil),
+		metrics:   orchestrator.NewMetrics(nil),
 	}
 	s.writer = pkafka.NewWriter(s.kafka)
 	t.Cleanup(func() {
