@@ -81,7 +81,7 @@ test-integration: compose-check
 # --- chaos: the full fault-injection suite (internal/chaos) ----------------------------------
 .PHONY: chaos
 
-## chaos: ≥20,000 orders through kill -9 of orchestrators and workers, zombies, broker restarts and network cuts; prints the table
+## chaos: ≥20,000 orders through kill -9 of orchestrators and workers, zombies, broker restarts and network cuts, while finished sagas expire (--retention 2m); prints the table
 chaos:
 	PODIUM_CHAOS=full $(GO) test -count=1 -v -timeout 90m -run 'TestChaos|TestNetworkFaults|TestFencingHeldWritesLandLate|TestScaleOut' ./internal/chaos/
 
@@ -99,4 +99,5 @@ bench: build
 ## throughput, latency and every process's RSS every 10 s; writes bench-results/soak/bench.json,
 ## bench.md and soak.svg, prints PASS/FAIL per criterion and fails on FAIL (about 31 minutes).
 soak: build
-	$(BIN) bench --soak 30m --rate 800 --retention 2m --dedupe-window 5m --out bench-results/soak
+	$(BIN) bench --soak 30m --rate 800 --retention 2m --dedupe-window 5m \
+		--broker-args "--retention 5m --delete-retention 1m" --out bench-results/soak

@@ -47,6 +47,9 @@ type processor struct {
 
 	sagas    map[string]*saga.State // sagas in flight (finished ones leave at once)
 	finished *finishedIndex         // sagas finished within the dedupe window
+	// markers are finished sagas whose marker must be written again: another writer's
+	// record landed after it (see audit). Emptied by every snapshot write.
+	markers map[string]*saga.State
 	timers   *timerQueue
 	offsets  map[string]int64 // next offset to commit, by topic
 	fence    *fence
@@ -72,6 +75,7 @@ func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
 		partition:    a.Partition,
 		log:          cfg.Logger.With().Int("partition", a.Partition).Logger(),
 		sagas:        make(map[string]*saga.State),
+		markers:      make(map[string]*saga.State),
 		finished:     newFinishedIndex(a.Partition, cfg.Partitions, cfg.Retention, cfg.DedupeWindow),
 		timers:       newTimerQueue(),
 		offsets:      make(map[string]int64),
@@ -260,6 +264,9 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 		if s.Finished() {
 			p.finished.add(id, s.Status, s.UpdatedAt)
 			delete(p.sagas, id)
+			if !lastIsKept[id] {
+				p.markers[id] = s // compaction would keep the stale record instead
+			}
 			delete(lastIsKept, id)
 			continue
 		}
@@ -277,6 +284,9 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 		if !kept {
 			rewrite = append(rewrite, id)
 		}
+	}
+	for id := range p.markers {
+		rewrite = append(rewrite, id)
 	}
 	sort.Strings(rewrite)
 	for id, s := range p.sagas {
@@ -315,7 +325,10 @@ func (p *processor) snapshots(ids []string) ([]kafkago.Message, error) {
 	for _, id := range ids {
 		s := p.sagas[id]
 		if s == nil {
-			continue
+			if s = p.markers[id]; s == nil {
+				continue
+			}
+			delete(p.markers, id)
 		}
 		s.Generation = p.a.Generation.ID
 		if s.Finished() {
@@ -343,6 +356,7 @@ func (p *processor) audit(m kafkago.Message, out *batchOutput) {
 	id := string(m.Key)
 	s := p.sagas[id]
 	if s == nil {
+		p.auditFinished(m, out)
 		return
 	}
 	mine := strconv.FormatInt(int64(p.a.Generation.ID), 10)
@@ -366,6 +380,34 @@ func (p *processor) audit(m kafkago.Message, out *batchOutput) {
 	p.cfg.Metrics.StaleSnapshots.Inc()
 	p.log.Warn().Str("order_id", id).Int64("offset", m.Offset).Uint64("version", s.Version).
 		Msg("a snapshot from another writer landed after this owner's; writing the owner's again")
+	out.touch(id)
+}
+
+// auditFinished handles a record of another writer for a saga that is not in memory. If
+// the saga finished, the record (a late write of an ended generation) would outlive the
+// finished marker under compaction, and a restore would bring the saga back in flight: the
+// marker is written again, above the record's version.
+func (p *processor) auditFinished(m kafkago.Message, out *batchOutput) {
+	id := string(m.Key)
+	status, done := p.finished.lookup(id)
+	if !done || m.Value == nil || strings.HasPrefix(id, IndexKeyPrefix) {
+		return
+	}
+	stale, err := saga.DecodeState(m.Value)
+	if err != nil || stale.Generation == p.a.Generation.ID {
+		return
+	}
+	marker := finishedMarker(stale)
+	marker.Status = status
+	marker.Steps = map[string]*saga.StepState{} // the stale record's steps are not the saga's
+	marker.Version = stale.Version + 1
+	if cur := p.markers[id]; cur != nil && cur.Version > marker.Version {
+		marker.Version = cur.Version
+	}
+	p.markers[id] = marker
+	p.cfg.Metrics.StaleSnapshots.Inc()
+	p.log.Warn().Str("order_id", id).Int64("offset", m.Offset).Uint64("version", marker.Version).
+		Msg("a snapshot from another writer landed after a finished saga's; writing its marker again")
 	out.touch(id)
 }
 

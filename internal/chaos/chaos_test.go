@@ -13,11 +13,16 @@ import (
 	"time"
 
 	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/internal/sample"
 )
 
 // chaosSaga are the orchestrator's timings in the process-level suite: failover within a
 // few seconds, and an attempt budget (25 × 3s plus backoff, about two minutes) far longer
 // than any outage the suite causes, so an order's outcome depends on its content alone.
+// The windows are the shortest the orchestrator accepts, so that finished sagas expire
+// while faults go on: a finished saga's marker is tombstoned two minutes after it
+// finished, and its entry in the finished-saga index (written about a minute after it
+// finished) four minutes after that minute.
 var chaosSaga = SagaOptions{
 	SessionTimeout:          4 * time.Second,
 	StepTimeout:             3 * time.Second,
@@ -26,7 +31,15 @@ var chaosSaga = SagaOptions{
 	BackoffMax:              2 * time.Second,
 	CompensationTimeout:     3 * time.Second,
 	CompensationMaxAttempts: 40,
+	Retention:               2 * time.Minute,
+	DedupeWindow:            4 * time.Minute,
 }
+
+// chaosProcessedRetention is the workers' --processed-retention in the process-level
+// suite: longer than the longest an orchestrator retries one command (a compensation: 40
+// attempts of 3s plus backoff, about three minutes and a quarter), as the workers' contract
+// demands, and short enough that the first keys expire within the full run.
+const chaosProcessedRetention = 4 * time.Minute
 
 // plan is one chaos run.
 type plan struct {
@@ -37,6 +50,17 @@ type plan struct {
 	steps      []step
 	// settle bounds the wait, after the last fault, for every order to be terminal.
 	settle time.Duration
+	// replaceAtEnd is how many finished orders are placed again once the run settled and
+	// their retention ended (the run waits for the first retentions to end).
+	replaceAtEnd int
+	// expiry is what the run's windows must have expired, at least.
+	expiry expiry
+}
+
+// expiry counts what a run's windows expired (see Retention) and the duplicate
+// OrderPlaced records it wrote for finished orders.
+type expiry struct {
+	snapshots, indexRecords, indexTombstones, processed, duplicates int
 }
 
 // step is one fault (or scaling action) followed by a pause that lets the system work.
@@ -57,6 +81,9 @@ type chaosRun struct {
 	injected []Injected
 	injects  int
 	nextOrch int
+	dups     []Duplicate
+	// watch counts the duplicate starts the orchestrators ignored, from their logs.
+	watch *DuplicateWatch
 }
 
 // TestChaos runs podium as separate processes under a stream of orders and injects every
@@ -64,12 +91,15 @@ type chaosRun struct {
 // workers, a worker down longer than the step timeout, a zombie orchestrator (SIGSTOP
 // beyond the session timeout, then SIGCONT), a broker killed and restarted on its data
 // directory, orchestrator network cuts of 5s (and 45s), connection resets, latency spikes,
-// scaling of orchestrators 1 → 3 → 1 and of a worker, and malformed records. Then it checks
-// every invariant and prints the table.
+// scaling of orchestrators 1 → 3 → 1 and of a worker, and malformed records — all with
+// retention active (chaosSaga, chaosProcessedRetention), and orders placed again once
+// their retention ended. Then it checks every invariant and prints the table.
 //
-// The short version (default) runs in about two minutes; PODIUM_CHAOS=full (make chaos)
-// runs at least 20,000 orders through 20+ orchestrator kills, 10+ worker kills, two
-// broker restarts, both network cuts and two zombies.
+// The short version (default) runs in about two minutes and a quarter, half a minute of
+// it waiting, once every order settled, for the first retentions to end; PODIUM_CHAOS=full
+// (make chaos) runs at least 20,000 orders through 20+ orchestrator kills, 10+ worker
+// kills, two broker restarts, both network cuts and two zombies, while finished sagas
+// expire.
 func TestChaos(t *testing.T) {
 	bin := podiumBinary(t)
 	p := shortPlan()
@@ -77,8 +107,30 @@ func TestChaos(t *testing.T) {
 		p = fullPlan()
 	}
 	r := runPlan(t, bin, p)
+	checkExpiry(t, r, p.expiry)
 	if full() {
 		checkFullThresholds(t, r)
+	}
+}
+
+// checkExpiry fails the run when its windows expired less than the plan demands: the
+// invariants held, but with retention less active than the run is meant to prove.
+func checkExpiry(t *testing.T, r Report, want expiry) {
+	t.Helper()
+	checks := []struct {
+		what      string
+		got, want int
+	}{
+		{"finished saga states tombstoned after --retention", r.Retention.SnapshotTombstones, want.snapshots},
+		{"finished-saga index records written", r.Retention.IndexRecords, want.indexRecords},
+		{"finished-saga index records tombstoned after --dedupe-window", r.Retention.IndexTombstones, want.indexTombstones},
+		{"processed keys tombstoned after --processed-retention", r.Retention.ProcessedTombstones, want.processed},
+		{"duplicate OrderPlaced of finished orders after their retention", r.Duplicates, want.duplicates},
+	}
+	for _, c := range checks {
+		if c.got < c.want {
+			t.Errorf("%s: %s = %d, want at least %d", r.Title, c.what, c.got, c.want)
+		}
 	}
 }
 
@@ -95,6 +147,10 @@ func shortPlan() plan {
 		minOrders:  1200,
 		rate:       15,
 		settle:     4 * time.Minute,
+		// The run settles some 80 seconds in: it waits the little more it takes for the
+		// first orders' retention to end.
+		replaceAtEnd: 10,
+		expiry:       expiry{snapshots: 1, indexRecords: 1, duplicates: 1},
 		steps: []step{
 			{"inject malformed records", injectStep, time.Second},
 			{"scale orchestrators 1 → 2", func(ctx context.Context, r *chaosRun) error { return r.scaleOrchestrators(ctx, 2) }, 4 * time.Second},
@@ -143,6 +199,15 @@ func fullPlan() plan {
 			})
 		}
 		switch i {
+		case 14, 20: // four and five minutes in: orders that finished 2 to 2¾ minutes before are retired
+			add("duplicate OrderPlaced of finished orders after their retention", 2*time.Second, func(ctx context.Context, r *chaosRun) error {
+				if err := r.replaceRetired(ctx, 25, 30*time.Second); err != nil {
+					r.t.Errorf("placing finished orders again: %v", err) // checkExpiry counts them; the run goes on
+				}
+				return nil
+			})
+		}
+		switch i {
 		case 3:
 			add("zombie orchestrator", 4*time.Second, func(ctx context.Context, r *chaosRun) error { return r.zombie(ctx, 4*chaosSaga.SessionTimeout) })
 		case 5:
@@ -184,7 +249,10 @@ func fullPlan() plan {
 	}
 	add("inject malformed records", time.Second, injectStep)
 	add("scale orchestrators 3 → 1", 3*time.Second, func(ctx context.Context, r *chaosRun) error { return r.scaleOrchestrators(ctx, 1) })
-	return plan{name: "chaos (full)", partitions: 12, minOrders: 20000, rate: 55, settle: 8 * time.Minute, steps: steps}
+	return plan{name: "chaos (full)", partitions: 12, minOrders: 20000, rate: 55, settle: 8 * time.Minute, steps: steps,
+		// Minutes of finished sagas expired: markers tombstoned from the third minute on,
+		// index records from the sixth, processed keys from the fifth.
+		expiry: expiry{snapshots: 1000, indexRecords: 1, indexTombstones: 1, processed: 1, duplicates: 40}}
 }
 
 // checkFullThresholds fails the full run when it injected less than the acceptance demands.
@@ -220,14 +288,21 @@ func runPlan(t *testing.T, bin string, p plan) Report {
 	defer cancel()
 	dir := runDir(t)
 	log := testLogger(t)
-	c, err := StartCluster(ctx, ClusterConfig{Binary: bin, Dir: dir, Partitions: p.partitions, Saga: chaosSaga, Logger: log})
+	c, err := StartCluster(ctx, ClusterConfig{Binary: bin, Dir: dir, Partitions: p.partitions, Saga: chaosSaga,
+		ProcessedRetention: chaosProcessedRetention, Logger: log})
 	if err != nil {
 		t.Fatalf("starting the cluster: %v", err)
 	}
 	defer c.Close()
 	t.Logf("run directory %s, process log %s", dir, c.LogPath())
 
-	r := &chaosRun{t: t, c: c, faults: NewFaultLog(os.Stderr), rng: rand.New(rand.NewPCG(1, 2))}
+	r := &chaosRun{t: t, c: c, faults: NewFaultLog(os.Stderr), rng: rand.New(rand.NewPCG(1, 2)), watch: NewDuplicateWatch()}
+	stopWatch := c.OnLine(func(name string, line []byte) {
+		if strings.HasPrefix(name, "orch-") {
+			r.watch.Line(line)
+		}
+	})
+	defer stopWatch()
 	if err := r.startOrchestrator(); err != nil {
 		t.Fatal(err)
 	}
@@ -283,6 +358,13 @@ func runPlan(t *testing.T, bin string, p plan) Report {
 	if err := r.load.WaitTerminal(ctx, p.settle); err != nil {
 		t.Errorf("%v", err)
 	}
+	if p.replaceAtEnd > 0 {
+		fmt.Fprintf(os.Stderr, "chaos: settled after %s; waiting for the first retentions (%s) to end\n",
+			time.Since(start).Round(time.Second), chaosSaga.Retention)
+		if err := r.replaceRetired(ctx, p.replaceAtEnd, chaosSaga.Retention+time.Minute); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
 	if err := WaitConsumed(ctx, c.Kafka, 3*time.Minute); err != nil {
 		t.Errorf("%v", err)
 	}
@@ -290,7 +372,8 @@ func runPlan(t *testing.T, bin string, p plan) Report {
 	if err != nil {
 		t.Fatalf("collecting the run's traces: %v", err)
 	}
-	rep := Evaluate(Expectation{Orders: r.load.Orders(), Injected: r.allInjected()}, obs)
+	obs.IgnoredStarts = r.watch.Counts()
+	rep := Evaluate(Expectation{Orders: r.load.Orders(), Injected: r.allInjected(), Duplicates: r.allDuplicates()}, obs)
 	rep.Title, rep.Duration, rep.Faults = "podium "+p.name, time.Since(start), r.faults
 	fmt.Fprint(os.Stderr, rep.String())
 	writeReport(t, dir, rep)
@@ -303,19 +386,63 @@ func runPlan(t *testing.T, bin string, p plan) Report {
 	return rep
 }
 
+// writeReport appends the report to the run directory's report.txt and, when set, to the
+// file PODIUM_CHAOS_REPORT names.
 func writeReport(t *testing.T, dir string, rep Report) {
 	t.Helper()
-	path := dir + "/report.txt"
-	if err := os.WriteFile(path, []byte(rep.String()), 0o644); err != nil {
-		t.Logf("writing the report: %v", err)
-	}
-	if out := os.Getenv("PODIUM_CHAOS_REPORT"); out != "" {
-		f, err := os.OpenFile(out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err == nil {
-			_, _ = f.WriteString(rep.String())
-			_ = f.Close()
+	for _, path := range []string{dir + "/report.txt", os.Getenv("PODIUM_CHAOS_REPORT")} {
+		if path == "" {
+			continue
 		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Logf("writing the report: %v", err)
+			continue
+		}
+		_, _ = f.WriteString(rep.String())
+		_ = f.Close()
 	}
+}
+
+func (r *chaosRun) allDuplicates() []Duplicate {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Duplicate(nil), r.dups...)
+}
+
+// replaceRetired writes the OrderPlaced of up to n finished orders again once their
+// retention ended — their state is tombstoned, and only the orchestrators' finished-saga
+// index still knows them — and waits until the orchestrators ignored them. It picks
+// orders that finished well within the dedupe window, so that the duplicates are applied
+// before it ends even if a fault follows, and looks for them for up to wait.
+func (r *chaosRun) replaceRetired(ctx context.Context, n int, wait time.Duration) error {
+	var picked []sample.Order
+	what := fmt.Sprintf("an order that finished %s to %s ago to have its state tombstoned", chaosSaga.Retention, chaosSaga.DedupeWindow-75*time.Second)
+	err := pollEvery(ctx, wait, 2*time.Second, what, func() (bool, string) {
+		now := time.Now()
+		var err error
+		picked, err = r.load.Retired(ctx, now.Add(-(chaosSaga.DedupeWindow - 75*time.Second)), now.Add(-chaosSaga.Retention), n)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(picked) > 0, "none yet"
+	})
+	if err != nil {
+		return err
+	}
+	dups, err := r.load.PlaceAgain(ctx, picked)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.dups = append(r.dups, dups...)
+	r.mu.Unlock()
+	r.faults.Add(FaultDuplicate, "%d orders, their states tombstoned after the retention (%s)", len(dups), chaosSaga.Retention)
+	// The checker judges them; waiting only keeps the duplicates clear of the next fault.
+	if err := r.watch.Wait(ctx, dups, time.Minute); err != nil {
+		r.t.Logf("%v", err)
+	}
+	return nil
 }
 
 func (r *chaosRun) allInjected() []Injected {

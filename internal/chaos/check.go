@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/internal/sample"
@@ -20,6 +21,47 @@ type Lifecycle struct {
 	Status  string
 	Reason  string
 	ID      string // the CloudEvents id: a re-published event keeps it
+}
+
+// Pos is where a record was read: a partition and an offset.
+type Pos struct {
+	Partition int
+	Offset    int64
+}
+
+// Timeline is what the podium.saga.timeline.v1 records of orders.events tell of one saga.
+// A redo after a crash repeats a record's version (with other entry times, and possibly
+// grouped otherwise), and so does a second saga of the order, which starts over at
+// version 1: versions are deduplicated for the status, not for the starts.
+type Timeline struct {
+	// Records counts every record read; Repeats those whose version an earlier one had.
+	Records, Repeats int
+	// Version and Status are those of the highest version (the first record of it): the
+	// saga's last known status ("running", "compensating", "completed", "compensated",
+	// "failed").
+	Version uint64
+	Status  string
+	// Started holds the time of every "started" entry, repeats included.
+	Started []time.Time
+	// Finished is the earliest time of an entry that finished the saga ("completed", or
+	// "compensated" of the saga itself); zero if none.
+	Finished time.Time
+}
+
+// Retention is what a run's windows expired, as podium.saga-state and the workers'
+// processed topics show it.
+type Retention struct {
+	// SnapshotTombstones counts sagas whose last record in podium.saga-state is a
+	// tombstone: their finished marker was tombstoned when the retention ended.
+	SnapshotTombstones int
+	// IndexRecords and IndexTombstones count the records of the finished-saga index
+	// (keys starting with orchestrator.IndexKeyPrefix) still in the log, and their
+	// tombstones, written when the dedupe window ended (compaction keeps the last record
+	// of each key).
+	IndexRecords, IndexTombstones int
+	// ProcessedTombstones counts the keys the workers forgot after --processed-retention
+	// (tombstones on <worker>.processed).
+	ProcessedTombstones int
 }
 
 // Snapshot is a saga state with where it was read.
@@ -67,11 +109,33 @@ type Injected struct {
 type Observed struct {
 	// Lifecycle holds the events of orders.events by order ID, in offset order.
 	Lifecycle map[string][]Lifecycle
+	// Timelines holds what the timeline records of orders.events tell of each saga.
+	Timelines map[string]*Timeline
+	// LastEvent is the position of the last record of orders.events (lifecycle event or
+	// timeline) of each order.
+	LastEvent map[string]Pos
 	// BadEvents are records of orders.events that did not decode.
 	BadEvents []string
 	// States is the final snapshot of every saga: the highest version, the later one on a tie
-	// (the orchestrator's restore rule).
+	// (the orchestrator's restore rule), since the saga's last tombstone.
 	States map[string]Snapshot
+	// Tombstoned lists the sagas whose last record in podium.saga-state is a tombstone.
+	Tombstoned map[string]bool
+	// LastSnapshot is the position of the last snapshot (not tombstone) of each saga.
+	LastSnapshot map[string]Pos
+	// Resurrected lists snapshots that put a finished saga back in flight: a snapshot of a
+	// saga still awaiting something after a tombstone of its finished state, or with a
+	// higher version than its finished state.
+	Resurrected []string
+	// FatMarkers lists finished snapshots that are not the small marker (they keep the
+	// saga's input, a step's result or answered command IDs).
+	FatMarkers []string
+	// Retention is what the run's windows expired.
+	Retention Retention
+	// IgnoredStarts counts, by order, the OrderPlaced records the orchestrators logged as
+	// ignored because the order had finished. Collect does not fill it: the harness
+	// watches the orchestrators' logs (DuplicateWatch).
+	IgnoredStarts map[string]int
 	// Divergent counts snapshots that share a saga and version with an earlier one but
 	// disagree with it: two writers were alive at once (a zombie wrote after its partition
 	// moved, or a write of an ended generation landed late). DivergentExamples describes the
@@ -95,6 +159,20 @@ type Observed struct {
 type Expectation struct {
 	Orders   []sample.Order
 	Injected []Injected
+	// Duplicates are OrderPlaced records written again for orders that had finished and
+	// whose snapshot had been tombstoned (Load.PlaceAgain).
+	Duplicates []Duplicate
+}
+
+// Duplicate is an OrderPlaced written again for a finished order after its retention:
+// within the dedupe window it must start nothing.
+type Duplicate struct {
+	OrderID string
+	// At is the wall-clock time just before it was written.
+	At time.Time
+	// EventsEnd and StateEnd are the end offsets of the partitions of orders.events and
+	// podium.saga-state just before it was written: nothing of the order may follow.
+	EventsEnd, StateEnd []int64
 }
 
 // compensable are the order saga's steps that have a compensation, in saga order.
@@ -117,14 +195,17 @@ const (
 	InvTerminal     = "every placed order reached a terminal status"
 	InvOneTerminal  = "exactly one terminal status per order"
 	InvExpected     = "status matches the order's content (sample.Expected)"
-	InvFinalState   = "final saga state agrees, nothing in flight"
+	InvFinalState   = "final saga state agrees or tombstoned, nothing in flight"
+	InvResurrected  = "no finished saga back in flight (after its end or tombstone)"
+	InvTimeline     = "timeline: every order started, its final status agrees"
+	InvOneSaga      = "one saga per order: none started again, duplicates ignored"
 	InvOnce         = "each effect applied once per idempotency key"
 	InvCompleted    = "completed orders: every step's effect, none compensated"
 	InvCompensated  = "cancelled orders: every dispatched step compensated"
 	InvFencing      = "fencing: each saga's last snapshot is its newest state"
 	InvConsumed     = "no record left unconsumed (committed == end offsets)"
 	InvDLQ          = "DLQs hold only the bad records, which start no saga"
-	InvEventsDecode = "orders.events holds only valid lifecycle events"
+	InvEventsDecode = "orders.events holds only valid lifecycle and timeline records"
 )
 
 // Evaluate checks what a run left behind against what it placed. It is pure: Collect does
@@ -132,8 +213,8 @@ const (
 func Evaluate(exp Expectation, obs Observed) Report {
 	r := Report{}
 	inv := map[string]*Invariant{}
-	for _, name := range []string{InvTerminal, InvOneTerminal, InvExpected, InvFinalState, InvOnce, InvCompleted,
-		InvCompensated, InvFencing, InvConsumed, InvDLQ, InvEventsDecode} {
+	for _, name := range []string{InvTerminal, InvOneTerminal, InvExpected, InvFinalState, InvResurrected, InvTimeline,
+		InvOneSaga, InvOnce, InvCompleted, InvCompensated, InvFencing, InvConsumed, InvDLQ, InvEventsDecode} {
 		inv[name] = &Invariant{Name: name}
 		r.Invariants = append(r.Invariants, inv[name])
 	}
@@ -148,8 +229,10 @@ func Evaluate(exp Expectation, obs Observed) Report {
 	// Effects by idempotency key, and by order.
 	effects := map[string][]workers.Effect{}
 	byOrder := map[string]map[string]bool{} // order -> idempotency keys with an effect
+	effectsOf := map[string][]workers.Effect{}
 	for _, e := range obs.Effects {
 		effects[e.IdempotencyKey] = append(effects[e.IdempotencyKey], e)
+		effectsOf[e.OrderID] = append(effectsOf[e.OrderID], e)
 		if byOrder[e.OrderID] == nil {
 			byOrder[e.OrderID] = map[string]bool{}
 		}
@@ -167,24 +250,30 @@ func Evaluate(exp Expectation, obs Observed) Report {
 		}
 	}
 
+	duplicates := map[string][]Duplicate{}
+	for _, d := range exp.Duplicates {
+		duplicates[d.OrderID] = append(duplicates[d.OrderID], d)
+	}
+
 	ids := sortedKeys(orders)
 	for _, id := range ids {
 		o := orders[id]
 		evs := obs.Lifecycle[id]
 		snap, hasState := obs.States[id]
+		tl, tombstoned := obs.Timelines[id], obs.Tombstoned[id]
 		statuses := terminalStatuses(evs)
 
 		inv[InvTerminal].Checked++
 		switch {
-		case !hasState && len(evs) == 0:
+		case !hasState && len(evs) == 0 && tl == nil && !tombstoned:
 			r.Lost++
 			r.Orders.Pending++
-			inv[InvTerminal].fail("%s: lost (no saga state, no lifecycle event)", id)
+			inv[InvTerminal].fail("%s: lost (no saga state, no lifecycle event, no timeline)", id)
 			continue
 		case len(statuses) == 0:
 			r.Stuck++
 			r.Orders.Pending++
-			inv[InvTerminal].fail("%s: no terminal lifecycle event (saga %s)", id, stateSummary(snap.State))
+			inv[InvTerminal].fail("%s: no terminal lifecycle event (saga %s, timeline %s)", id, stateSummary(snap.State), timelineSummary(tl))
 			continue
 		}
 
@@ -208,11 +297,18 @@ func Evaluate(exp Expectation, obs Observed) Report {
 			inv[InvExpected].fail("%s (%s): want %s %s, got %s %s", id, o.Kind, o.Want.Status, o.Want.Reason, status, reason)
 		}
 
+		// The state: in flight nowhere. A finished saga's marker is tombstoned when its
+		// retention ends; a failed one waits for an operator and is never tombstoned.
 		inv[InvFinalState].Checked++
 		switch {
+		case !hasState && tombstoned && status != "failed":
+			r.Retired++
+		case !hasState && tombstoned:
+			r.Stuck++
+			inv[InvFinalState].fail("%s: %s, but its saga state was tombstoned", id, status)
 		case !hasState:
 			r.Stuck++
-			inv[InvFinalState].fail("%s: no saga state", id)
+			inv[InvFinalState].fail("%s: no saga state, and no tombstone of it", id)
 		case !snap.State.Status.Terminal():
 			r.Stuck++
 			inv[InvFinalState].fail("%s: final state %s", id, stateSummary(snap.State))
@@ -222,6 +318,59 @@ func Evaluate(exp Expectation, obs Observed) Report {
 			if inflight := awaiting(snap.State); len(inflight) > 0 {
 				r.Stuck++
 				inv[InvFinalState].fail("%s: %s but steps still in flight: %v", id, snap.State.Status, inflight)
+			}
+		}
+
+		// The audit stream: the saga started, and ended as the lifecycle says.
+		inv[InvTimeline].Checked++
+		switch {
+		case tl == nil:
+			inv[InvTimeline].fail("%s: %s, but no timeline record", id, status)
+		case len(tl.Started) == 0:
+			inv[InvTimeline].fail("%s: no started entry in its timeline (%s)", id, timelineSummary(tl))
+		case tl.Status != sagaStatusOf[status]:
+			inv[InvTimeline].fail("%s: lifecycle %s, but its timeline ends %s", id, status, timelineSummary(tl))
+		case status != "failed" && tl.Finished.IsZero():
+			inv[InvTimeline].fail("%s: lifecycle %s, but no timeline entry finished the saga (%s)", id, status, timelineSummary(tl))
+		}
+
+		// One saga per order: a start after the saga finished is a second saga (a redo
+		// repeats a start only before the saga moved on), and a duplicate OrderPlaced of a
+		// finished order is recognised and leaves no trace.
+		inv[InvOneSaga].Checked++
+		if tl != nil && !tl.Finished.IsZero() {
+			for _, at := range tl.Started {
+				if at.After(tl.Finished) {
+					inv[InvOneSaga].fail("%s: started again at %s, after it finished at %s", id, at.Format(timeFormat), tl.Finished.Format(timeFormat))
+					break
+				}
+			}
+		}
+		if tl != nil {
+			r.TimelineRepeats += tl.Repeats
+			if len(tl.Started) > 1 {
+				r.RedoneStarts++
+			}
+		}
+		for _, d := range duplicates[id] {
+			inv[InvOneSaga].Checked++
+			var problems []string
+			if obs.IgnoredStarts[id] == 0 {
+				problems = append(problems, "no orchestrator ignored it as a finished order's")
+			}
+			if p, ok := obs.LastEvent[id]; ok && p.Partition < len(d.EventsEnd) && p.Offset >= d.EventsEnd[p.Partition] {
+				problems = append(problems, fmt.Sprintf("orders.events[%d]@%d written after it", p.Partition, p.Offset))
+			}
+			if p, ok := obs.LastSnapshot[id]; ok && p.Partition < len(d.StateEnd) && p.Offset >= d.StateEnd[p.Partition] {
+				problems = append(problems, fmt.Sprintf("snapshot %s[%d]@%d written after it", events.TopicSagaState, p.Partition, p.Offset))
+			}
+			for _, e := range effectsOf[id] {
+				if !e.Time.Before(d.At) {
+					problems = append(problems, fmt.Sprintf("effect %s (%s) at %s after it", e.IdempotencyKey, e.Kind, e.Time.Format(timeFormat)))
+				}
+			}
+			if len(problems) > 0 {
+				inv[InvOneSaga].fail("%s: duplicate OrderPlaced at %s: %s", id, d.At.Format(timeFormat), strings.Join(problems, "; "))
 			}
 		}
 
@@ -283,6 +432,27 @@ func Evaluate(exp Expectation, obs Observed) Report {
 		}
 	}
 
+	for _, d := range exp.Duplicates {
+		if _, ok := orders[d.OrderID]; !ok {
+			inv[InvOneSaga].fail("%s: duplicate OrderPlaced of an order that was never placed", d.OrderID)
+		}
+	}
+	for _, f := range obs.FatMarkers {
+		inv[InvFinalState].fail("%s", f)
+	}
+
+	inv[InvResurrected].Checked = len(obs.States) + len(obs.Tombstoned)
+	for _, d := range obs.Resurrected {
+		inv[InvResurrected].fail("%s", d)
+	}
+	r.Retention = obs.Retention
+	r.Duplicates = len(exp.Duplicates)
+	for _, d := range exp.Duplicates {
+		if obs.IgnoredStarts[d.OrderID] > 0 {
+			r.DuplicatesIgnored++
+		}
+	}
+
 	inv[InvFencing].Checked = len(obs.States)
 	for _, d := range obs.StaleLast {
 		inv[InvFencing].fail("%s", d)
@@ -306,9 +476,19 @@ func Evaluate(exp Expectation, obs Observed) Report {
 		}
 		found[i] = true
 	}
-	for _, id := range sortedKeys(obs.States) {
+	unknown := map[string]string{} // saga -> where it was seen
+	for id := range obs.Tombstoned {
+		unknown[id] = "a tombstone of its state"
+	}
+	for id := range obs.Timelines {
+		unknown[id] = "a timeline"
+	}
+	for id := range obs.States {
+		unknown[id] = "a saga state"
+	}
+	for _, id := range sortedKeys(unknown) {
 		if _, ok := orders[id]; !ok {
-			inv[InvDLQ].fail("saga %s exists, but no such order was placed", id)
+			inv[InvDLQ].fail("saga %s exists (%s), but no such order was placed", id, unknown[id])
 		}
 	}
 	for i, in := range exp.Injected {
@@ -320,6 +500,9 @@ func Evaluate(exp Expectation, obs Observed) Report {
 	inv[InvEventsDecode].Checked = len(obs.BadEvents)
 	for _, evs := range obs.Lifecycle {
 		inv[InvEventsDecode].Checked += len(evs)
+	}
+	for _, tl := range obs.Timelines {
+		inv[InvEventsDecode].Checked += tl.Records
 	}
 	for _, b := range obs.BadEvents {
 		inv[InvEventsDecode].fail("%s", b)
@@ -364,6 +547,23 @@ func awaiting(s *saga.State) []string {
 	return out
 }
 
+// sagaStatusOf maps an order's terminal lifecycle status to its saga's status.
+var sagaStatusOf = map[string]string{
+	"completed": string(saga.StatusCompleted),
+	"cancelled": string(saga.StatusCompensated),
+	"failed":    string(saga.StatusFailed),
+}
+
+// timeFormat shows times in violations to the millisecond.
+const timeFormat = "15:04:05.000"
+
+func timelineSummary(tl *Timeline) string {
+	if tl == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s v%d, %d records (%d repeated), %d started", tl.Status, tl.Version, tl.Records, tl.Repeats, len(tl.Started))
+}
+
 func stateSummary(s *saga.State) string {
 	if s == nil {
 		return "without state"
@@ -396,15 +596,6 @@ func effectKinds(es []workers.Effect) string {
 		kinds[i] = e.Worker + ":" + e.Kind
 	}
 	return strings.Join(kinds, ", ")
-}
-
-// isLifecycleType reports whether typ is a public lifecycle event type.
-func isLifecycleType(typ string) bool {
-	switch typ {
-	case events.TypeOrderApproved, events.TypeOrderCompleted, events.TypeOrderCancelled, events.TypeOrderFailed:
-		return true
-	}
-	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -21,7 +21,8 @@ import (
 )
 
 // SagaOptions are the orchestrator's timing flags. Short timeouts make a chaos run move;
-// generous attempt budgets keep an order from failing because a worker was down for a while.
+// generous attempt budgets keep an order from failing because a worker was down for a while;
+// short windows make finished sagas expire during a run.
 type SagaOptions struct {
 	SessionTimeout          time.Duration
 	StepTimeout             time.Duration
@@ -30,11 +31,15 @@ type SagaOptions struct {
 	BackoffMax              time.Duration
 	CompensationTimeout     time.Duration
 	CompensationMaxAttempts int
+	// Retention and DedupeWindow are --retention and --dedupe-window. Zero: the
+	// orchestrator's defaults (a day and a week: nothing expires during a run).
+	Retention    time.Duration
+	DedupeWindow time.Duration
 }
 
 // args renders the options as orchestrator flags.
 func (o SagaOptions) args() []string {
-	return []string{
+	args := []string{
 		"--session-timeout", o.SessionTimeout.String(),
 		"--step-timeout", o.StepTimeout.String(),
 		"--max-attempts", itoa(o.MaxAttempts),
@@ -43,6 +48,13 @@ func (o SagaOptions) args() []string {
 		"--compensation-timeout", o.CompensationTimeout.String(),
 		"--compensation-max-attempts", itoa(o.CompensationMaxAttempts),
 	}
+	if o.Retention > 0 {
+		args = append(args, "--retention", o.Retention.String())
+	}
+	if o.DedupeWindow > 0 {
+		args = append(args, "--dedupe-window", o.DedupeWindow.String())
+	}
+	return args
 }
 
 // ClusterConfig configures StartCluster.
@@ -55,6 +67,15 @@ type ClusterConfig struct {
 	Partitions int
 	// Saga are the orchestrator's timing flags.
 	Saga SagaOptions
+	// ProcessedRetention is the workers' --processed-retention. Zero: their default (a day).
+	ProcessedRetention time.Duration
+	// TombstoneRetention is delete.retention.ms of the compacted topics (the broker's
+	// environment PODIUM_TOPIC_DELETE_RETENTION, the fallback of its --delete-retention):
+	// how long a tombstone stays readable after compaction. The checker tells a saga
+	// whose state was tombstoned after its retention from one whose state was lost by
+	// the tombstone, so every tombstone of a run must still be there when it is
+	// collected. Default: 6h.
+	TombstoneRetention time.Duration
 	// MinSessionTimeout is the broker's smallest accepted session timeout. Default: 1s.
 	MinSessionTimeout time.Duration
 	// Logger receives the harness's own messages.
@@ -92,6 +113,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.MinSessionTimeout == 0 {
 		cfg.MinSessionTimeout = time.Second
 	}
+	if cfg.TombstoneRetention == 0 {
+		cfg.TombstoneRetention = 6 * time.Hour
+	}
 	logs, err := newLogHub(filepath.Join(cfg.Dir, "processes.log"))
 	if err != nil {
 		return nil, err
@@ -106,12 +130,14 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		logs.close()
 		return nil, err
 	}
+	sup := &devstack.Supervisor{Binary: cfg.Binary, Output: logs,
+		Env: []string{"PODIUM_TOPIC_DELETE_RETENTION=" + cfg.TombstoneRetention.String()}}
 	c := &Cluster{
 		cfg:        cfg,
 		Net:        nw,
 		BrokerAddr: brokerAddr,
 		Kafka:      pkafka.Config{Brokers: []string{nw.Addr()}, ClientID: "podium-chaos", Dial: DirectDial(nw.Addr(), brokerAddr)},
-		sup:        &devstack.Supervisor{Binary: cfg.Binary, Output: logs},
+		sup:        sup,
 		logs:       logs,
 		args:       map[string][]string{},
 		expected:   map[string]bool{},
@@ -171,8 +197,12 @@ func (c *Cluster) StartOrchestrator(name string) error {
 // StartWorker starts an instance of a reference worker; every instance of one worker shares
 // one effects file, as a real service's instances share their database.
 func (c *Cluster) StartWorker(worker, name string) error {
-	return c.start(name, "worker", worker, "--kafka-brokers", c.Net.Addr(), "--partitions", itoa(c.cfg.Partitions),
-		"--effects-file", c.EffectsFile(worker), "--log-level", "info")
+	args := []string{"worker", worker, "--kafka-brokers", c.Net.Addr(), "--partitions", itoa(c.cfg.Partitions),
+		"--effects-file", c.EffectsFile(worker), "--log-level", "info"}
+	if c.cfg.ProcessedRetention > 0 {
+		args = append(args, "--processed-retention", c.cfg.ProcessedRetention.String())
+	}
+	return c.start(name, args...)
 }
 
 // EffectsFile is the effects file of a worker.
@@ -433,8 +463,13 @@ func (h *logHub) close() {
 // poll checks cond every 100ms until it holds, ctx ends or timeout passes; the error says
 // what was last seen.
 func poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, string)) error {
+	return pollEvery(ctx, timeout, 100*time.Millisecond, what, cond)
+}
+
+// pollEvery is poll with another interval, for conditions that are costly to check.
+func pollEvery(ctx context.Context, timeout, every time.Duration, what string, cond func() (bool, string)) error {
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		ok, seen := cond()

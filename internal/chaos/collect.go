@@ -11,11 +11,13 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/saga"
 	"github.com/podiumhq/podium/workers"
 )
@@ -45,21 +47,29 @@ func (c CollectConfig) withDefaults() CollectConfig {
 	return c
 }
 
-// Collect reads everything Evaluate checks: orders.events, podium.saga-state, the effect
-// files, the groups' offsets and the dead-letter topics. Call it once the run is quiet
-// (WaitConsumed).
+// Collect reads everything Evaluate checks: orders.events (lifecycle events and timeline
+// records), podium.saga-state (snapshots, tombstones and the finished-saga index), the
+// workers' processed topics, the effect files, the groups' offsets and the dead-letter
+// topics. Call it once the run is quiet (WaitConsumed).
 func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 	cc = cc.withDefaults()
-	obs := Observed{Lifecycle: map[string][]Lifecycle{}, States: map[string]Snapshot{}}
-	dlqs := []string{events.TopicOrdersDLQ}
-	for _, w := range cc.Workers {
-		dlqs = append(dlqs, events.DLQTopic(w))
+	obs := Observed{
+		Lifecycle: map[string][]Lifecycle{}, Timelines: map[string]*Timeline{}, LastEvent: map[string]Pos{},
+		States: map[string]Snapshot{}, Tombstoned: map[string]bool{}, LastSnapshot: map[string]Pos{},
 	}
-	counts, err := pkafka.PartitionCounts(ctx, cc.Kafka, append([]string{events.TopicOrdersEvents, events.TopicSagaState}, dlqs...))
+	dlqs := []string{events.TopicOrdersDLQ}
+	processed := make([]string, len(cc.Workers))
+	for i, w := range cc.Workers {
+		dlqs = append(dlqs, events.DLQTopic(w))
+		processed[i] = events.ProcessedTopic(w)
+	}
+	topics := append(append([]string{events.TopicOrdersEvents, events.TopicSagaState}, dlqs...), processed...)
+	counts, err := pkafka.PartitionCounts(ctx, cc.Kafka, topics)
 	if err != nil {
 		return obs, fmt.Errorf("reading partition counts: %w", err)
 	}
 
+	versions := map[string]map[uint64]bool{} // saga -> timeline versions read
 	for p := range counts[events.TopicOrdersEvents] {
 		_, err := pkafka.ReadPartition(ctx, cc.Kafka, events.TopicOrdersEvents, p, func(m kafkago.Message) error {
 			env, err := events.Decode(record(m))
@@ -67,12 +77,26 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: %v", m.Topic, m.Partition, m.Offset, err))
 				return nil
 			}
+			if env.Type == events.TypeSagaTimeline {
+				var tl events.SagaTimeline
+				if err := env.DecodeData(&tl); err != nil {
+					obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
+					return nil
+				}
+				if versions[tl.SagaID] == nil {
+					versions[tl.SagaID] = map[uint64]bool{}
+				}
+				addTimeline(obs.Timelines, tl, versions[tl.SagaID])
+				obs.LastEvent[tl.SagaID] = Pos{m.Partition, m.Offset}
+				return nil
+			}
 			var l events.OrderLifecycle
-			if err := env.DecodeData(&l); err != nil || !isLifecycleType(env.Type) {
+			if err := env.DecodeData(&l); err != nil || !events.IsLifecycleType(env.Type) {
 				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
 				return nil
 			}
 			obs.Lifecycle[l.OrderID] = append(obs.Lifecycle[l.OrderID], Lifecycle{OrderID: l.OrderID, Status: l.Status, Reason: l.Reason, ID: env.ID})
+			obs.LastEvent[l.OrderID] = Pos{m.Partition, m.Offset}
 			return nil
 		})
 		if err != nil {
@@ -84,20 +108,45 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 	last := map[string]Snapshot{} // the last record of each saga: what compaction keeps
 	for p := range counts[events.TopicSagaState] {
 		byVersion := map[string]map[uint64]string{} // saga -> version -> digest
+		lives := map[string]*life{}
 		_, err := pkafka.ReadPartition(ctx, cc.Kafka, events.TopicSagaState, p, func(m kafkago.Message) error {
 			id := string(m.Key)
-			if m.Value == nil {
-				delete(obs.States, id)
-				delete(last, id)
+			if strings.HasPrefix(id, orchestrator.IndexKeyPrefix) { // the finished-saga index: binary
+				if m.Value == nil {
+					obs.Retention.IndexTombstones++
+				} else {
+					obs.Retention.IndexRecords++
+				}
 				return nil
 			}
-			var s saga.State
-			if err := json.Unmarshal(m.Value, &s); err != nil {
+			lf := lives[id]
+			if lf == nil {
+				lf = &life{}
+				lives[id] = lf
+			}
+			if m.Value == nil {
+				lf.tombstone()
+				obs.Tombstoned[id] = true
+				delete(obs.States, id)
+				delete(last, id)
+				delete(byVersion, id) // what follows a tombstone is a new life, not a rival
+				return nil
+			}
+			s, err := saga.DecodeState(m.Value)
+			if err != nil {
 				return fmt.Errorf("snapshot of %s at offset %d: %w", id, m.Offset, err)
 			}
-			snap := Snapshot{State: &s, Partition: m.Partition, Offset: m.Offset}
+			delete(obs.Tombstoned, id)
+			obs.LastSnapshot[id] = Pos{m.Partition, m.Offset}
+			if problem := lf.snapshot(s); problem != "" {
+				obs.Resurrected = append(obs.Resurrected, fmt.Sprintf("%s: %s (%s[%d]@%d)", id, problem, m.Topic, m.Partition, m.Offset))
+			}
+			if s.Finished() && !isMarker(s) {
+				obs.FatMarkers = append(obs.FatMarkers, fmt.Sprintf("%s: finished snapshot v%d keeps its input or step results, not a marker (%s[%d]@%d)", id, s.Version, m.Topic, m.Partition, m.Offset))
+			}
+			snap := Snapshot{State: s, Partition: m.Partition, Offset: m.Offset}
 			last[id] = snap
-			d := stateDigest(&s)
+			d := stateDigest(s)
 			if byVersion[id] == nil {
 				byVersion[id] = map[uint64]string{}
 			}
@@ -119,15 +168,40 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 			return obs, fmt.Errorf("reading %s[%d]: %w", events.TopicSagaState, p, err)
 		}
 	}
+	obs.Retention.SnapshotTombstones = len(obs.Tombstoned)
 	for _, id := range sortedKeys(divergent) {
 		obs.DivergentExamples = append(obs.DivergentExamples, divergent[id])
 	}
 	for _, id := range sortedKeys(last) {
 		l, final := last[id], obs.States[id]
 		if l.Offset != final.Offset && stateDigest(l.State) != stateDigest(final.State) {
-			obs.StaleLast = append(obs.StaleLast, fmt.Sprintf("%s: last record %s[%d]@%d is v%d gen %d {%s}, but v%d gen %d {%s} is newer",
+			note := ""
+			if final.State.Finished() && !l.State.Finished() {
+				// What compaction keeps would put the saga back in flight on a restore
+				// that the finished-saga index does not cover.
+				note = " (a finished saga, left in flight by its last record)"
+			}
+			obs.StaleLast = append(obs.StaleLast, fmt.Sprintf("%s: last record %s[%d]@%d is v%d gen %d {%s}, but v%d gen %d {%s} is newer%s",
 				id, events.TopicSagaState, l.Partition, l.Offset, l.State.Version, l.State.Generation, stateDigest(l.State),
-				final.State.Version, final.State.Generation, stateDigest(final.State)))
+				final.State.Version, final.State.Generation, stateDigest(final.State), note))
+		}
+	}
+
+	for _, topic := range processed {
+		for p := range counts[topic] {
+			tombstoned := map[string]bool{}
+			_, err := pkafka.ReadPartition(ctx, cc.Kafka, topic, p, func(m kafkago.Message) error {
+				tombstoned[string(m.Key)] = m.Value == nil
+				return nil
+			})
+			if err != nil {
+				return obs, fmt.Errorf("reading %s[%d]: %w", topic, p, err)
+			}
+			for _, t := range tombstoned {
+				if t {
+					obs.Retention.ProcessedTombstones++
+				}
+			}
 		}
 	}
 
@@ -163,6 +237,83 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 		}
 	}
 	return obs, nil
+}
+
+// addTimeline adds a timeline record to what is known of its saga. seen holds the versions
+// of the saga's records read so far. A repeated version is a redo — or a second saga,
+// which starts over at version 1: its starts and ends count, and the times tell the two
+// apart (a redo starts the saga again only before it finished; see Evaluate).
+func addTimeline(timelines map[string]*Timeline, rec events.SagaTimeline, seen map[uint64]bool) {
+	tl := timelines[rec.SagaID]
+	if tl == nil {
+		tl = &Timeline{}
+		timelines[rec.SagaID] = tl
+	}
+	tl.Records++
+	if seen[rec.Version] {
+		tl.Repeats++
+	} else {
+		seen[rec.Version] = true
+		if tl.Status == "" || rec.Version > tl.Version {
+			tl.Version, tl.Status = rec.Version, rec.Status
+		}
+	}
+	for _, e := range rec.Entries {
+		switch {
+		case e.Kind == saga.HistoryStarted:
+			tl.Started = append(tl.Started, e.Time)
+		case e.Kind == saga.HistoryCompleted, e.Kind == saga.HistoryCompensated && e.Step == "":
+			if tl.Finished.IsZero() || e.Time.Before(tl.Finished) {
+				tl.Finished = e.Time
+			}
+		}
+	}
+}
+
+// life follows the records of one saga key in podium.saga-state, in log order, to see a
+// finished saga put back in flight.
+type life struct {
+	finished   uint64 // the highest version of a finished snapshot, 0 if none
+	tombstoned bool   // a tombstone followed a finished snapshot
+}
+
+func (l *life) tombstone() {
+	if l.finished > 0 {
+		l.tombstoned = true
+	}
+}
+
+// snapshot takes the next snapshot of the key and describes what is wrong with it, if
+// anything: after a finished state, a state in flight is a resurrection when it follows
+// the tombstone (a restore would run it again once the dedupe window ended) or when its
+// version is higher (the saga went on). A lower version before the tombstone is a late
+// write of an older writer, which the fencing invariant judges.
+func (l *life) snapshot(s *saga.State) string {
+	if s.Finished() {
+		l.finished = max(l.finished, s.Version)
+		return ""
+	}
+	switch {
+	case l.tombstoned:
+		return fmt.Sprintf("%s after the tombstone of its finished state", stateSummary(s))
+	case l.finished > 0 && s.Version > l.finished:
+		return fmt.Sprintf("%s after its finished state v%d", stateSummary(s), l.finished)
+	}
+	return ""
+}
+
+// isMarker reports whether a finished snapshot is the small marker the orchestrator
+// keeps until the retention ends: no input, no step results, no answered command IDs.
+func isMarker(s *saga.State) bool {
+	if len(s.Input) > 0 {
+		return false
+	}
+	for _, st := range s.Steps {
+		if st != nil && (len(st.Result) > 0 || len(st.Do.Answered) > 0 || len(st.Undo.Answered) > 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadEffects reads a worker's effects file: one JSON effect per line. Lines that do not

@@ -25,6 +25,7 @@ const (
 	FaultScaleWorker           = "scale a worker"
 	FaultMalformed             = "malformed records injected"
 	FaultGracefulOrchestrators = "orchestrator graceful stop (SIGTERM)"
+	FaultDuplicate             = "duplicate OrderPlaced of retired orders"
 )
 
 // FaultLog records the faults a run injected, in order, and writes each as it happens.

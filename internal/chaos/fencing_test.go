@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -51,14 +50,15 @@ func TestFencingHeldWritesLandLate(t *testing.T) {
 			return release()
 		}, 10 * time.Second},
 	}
-	runNetwork(t, "fencing: held writes land late", steps, 600, 20)
+	runNetwork(t, "fencing: held writes land late", steps, 600, 20, false)
 }
 
 // TestFencingRestoreKeepsTheOwnersState writes, after an order completed, a stale snapshot
 // of it to podium.saga-state — what a writer whose generation ended leaves behind when its
 // write lands late: the previous snapshot retried by kafka-go after a broker restart, or a
 // zombie's divergent snapshot of the same version — then restarts the orchestrator. The
-// restored state must be the owner's (completed): nothing may be re-sent for the order.
+// restored state must be the owner's (completed, or no state once the retention tombstoned
+// it): nothing may be re-sent for the order.
 // The stale snapshot keeps the send-confirmation step in flight, so restoring it would show
 // as a re-sent confirmation command.
 func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
@@ -71,19 +71,26 @@ func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
 		// stale derives the stale snapshot from the owner's last two.
 		stale   func(prev, final saga.State) saga.State
 		compact bool
+		// retire lets the retention pass (the orchestrator's clock jumps) before the stale
+		// write: it lands after the tombstone of the finished state.
+		retire bool
 	}{
 		{"an older version lands last", func(prev, final saga.State) saga.State {
 			prev.Generation = final.Generation - 1
 			return prev
-		}, false},
+		}, false, false},
 		{"the same version from an older generation lands last", func(prev, final saga.State) saga.State {
 			prev.Version, prev.Generation = final.Version, final.Generation-1
 			return prev
-		}, false},
+		}, false, false},
 		{"an older version lands last, then the log is compacted", func(prev, final saga.State) saga.State {
 			prev.Generation = final.Generation - 1
 			return prev
-		}, true},
+		}, true, false},
+		{"an older version lands after the retention tombstoned the state", func(prev, final saga.State) saga.State {
+			prev.Generation = final.Generation - 1
+			return prev
+		}, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -123,8 +130,21 @@ func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
 			if prev == nil {
 				t.Fatalf("no snapshot of %s has send-confirmation in flight", id)
 			}
+			if c.retire {
+				s.clock.Advance(inProcessRetention + 30*time.Second)
+				err := poll(ctx, 30*time.Second, "the retention to tombstone the state of "+id, func() (bool, string) {
+					last, tombstone := lastRecordOf(ctx, t, s.kafka, id)
+					if tombstone {
+						return true, ""
+					}
+					return false, fmt.Sprintf("last record v%d %s", last.Version, last.Status)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			stale := c.stale(*prev, final)
-			value, err := json.Marshal(&stale)
+			value, err := stale.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,12 +154,15 @@ func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.compact {
-				// Compaction keeps the last record of each key: the owner must notice the foreign
-				// write and write its own state again, or the stale one is all that remains.
-				err := poll(ctx, 30*time.Second, "the owner to re-write its state of "+id+" after the stale write", func() (bool, string) {
-					snaps := snapshotsOf(ctx, t, s.kafka, id)
-					last := snaps[len(snaps)-1]
-					return last.Status == saga.StatusCompleted, fmt.Sprintf("last snapshot v%d gen %d %s", last.Version, last.Generation, last.Status)
+				// Compaction keeps the last record of each key: the owner must answer the
+				// foreign write — write its own state again, or (the saga finished) a
+				// tombstone — or the stale one is all that remains.
+				err := poll(ctx, 30*time.Second, "the owner to answer the stale write of "+id+" with its own state or a tombstone", func() (bool, string) {
+					last, tombstone := lastRecordOf(ctx, t, s.kafka, id)
+					if tombstone {
+						return true, ""
+					}
+					return last.Status == saga.StatusCompleted, fmt.Sprintf("last record v%d gen %d %s", last.Version, last.Generation, last.Status)
 				})
 				if err != nil {
 					t.Errorf("%v", err)
@@ -150,8 +173,8 @@ func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.broker.Cluster().Compact()
-				if n := len(snapshotsOf(ctx, t, s.kafka, id)); n != 1 {
-					t.Fatalf("%d snapshots of %s after compaction, want 1", n, id)
+				if n := len(snapshotsOf(ctx, t, s.kafka, id)); n > 1 {
+					t.Fatalf("%d snapshots of %s after compaction, want at most 1", n, id)
 				}
 			}
 			before := commandEnds(ctx, t, s.kafka)
@@ -176,17 +199,46 @@ func snapshotsOf(ctx context.Context, t *testing.T, cfg pkafka.Config, id string
 		if string(m.Key) != id || m.Value == nil {
 			return nil
 		}
-		var s saga.State
-		if err := json.Unmarshal(m.Value, &s); err != nil {
+		s, err := saga.DecodeState(m.Value)
+		if err != nil {
 			return err
 		}
-		out = append(out, s)
+		out = append(out, *s)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// lastRecordOf returns the last record of one saga in podium.saga-state: its state, or
+// tombstone true.
+func lastRecordOf(ctx context.Context, t *testing.T, cfg pkafka.Config, id string) (last *saga.State, tombstone bool) {
+	t.Helper()
+	p := pkafka.HomePartition([]byte(id), inProcessPartitions)
+	_, err := pkafka.ReadPartition(ctx, cfg, events.TopicSagaState, p, func(m kafkago.Message) error {
+		if string(m.Key) != id {
+			return nil
+		}
+		if m.Value == nil {
+			last, tombstone = nil, true
+			return nil
+		}
+		s, err := saga.DecodeState(m.Value)
+		if err != nil {
+			return err
+		}
+		last, tombstone = s, false
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last == nil && !tombstone {
+		t.Fatalf("no record of %s in %s", id, events.TopicSagaState)
+	}
+	return last, tombstone
 }
 
 // commandEnds returns the end offset of every partition of every commands topic.

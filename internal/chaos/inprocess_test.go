@@ -2,9 +2,11 @@ package chaos
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +42,11 @@ type inProcess struct {
 	session time.Duration
 	load    *Load // the run's load, once started
 	log     zerolog.Logger
+	// orchLog is the orchestrators' logger: the log file, and watch.
+	orchLog zerolog.Logger
+	watch   *DuplicateWatch
+	// clock is the orchestrators' clock, which a test may advance.
+	clock *skewClock
 
 	mu      sync.Mutex
 	running map[string]*goroutine
@@ -52,6 +59,22 @@ type goroutine struct {
 }
 
 const inProcessPartitions = 4
+
+// The in-process orchestrators' windows: the shortest accepted. Their clock (skewClock)
+// lets a test make them pass at once.
+const (
+	inProcessRetention    = 2 * time.Minute
+	inProcessDedupeWindow = 4 * time.Minute
+)
+
+// skewClock is the wall clock plus an offset that only grows: advancing it lets the
+// orchestrators' retention and dedupe windows pass in an instant. Safe for concurrent use.
+type skewClock struct{ offset atomic.Int64 }
+
+func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock d forward.
+func (c *skewClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // newInProcess starts the broker and a proxy for each named orchestrator instance.
 func newInProcess(t *testing.T, dir string, session time.Duration, opts order.Options, instances ...string) *inProcess {
@@ -71,8 +94,12 @@ func newInProcess(t *testing.T, dir string, session time.Duration, opts order.Op
 	if err != nil {
 		t.Fatal(err)
 	}
+	watch := NewDuplicateWatch()
 	s := &inProcess{
 		t: t, ctx: ctx, dir: dir, broker: b, net: nw, opts: opts, session: session, log: log,
+		orchLog: zerolog.New(io.MultiWriter(logFile, watch)).Level(zerolog.InfoLevel).With().Timestamp().Logger(),
+		watch:   watch,
+		clock:   &skewClock{},
 		kafka:   pkafka.Config{Brokers: []string{b.Addr()}, ClientID: "podium-chaos"},
 		running: map[string]*goroutine{},
 		effects: map[string]*workers.FileEffects{},
@@ -140,7 +167,10 @@ func (s *inProcess) startOrchestrator(name string) {
 		Definition:     order.NewDefinition(s.opts),
 		Partitions:     inProcessPartitions,
 		SessionTimeout: s.session,
-		Logger:         s.log.With().Str("component", "orchestrator").Str("instance", name).Logger(),
+		Retention:      inProcessRetention,
+		DedupeWindow:   inProcessDedupeWindow,
+		Now:            s.clock.Now,
+		Logger:         s.orchLog.With().Str("component", "orchestrator").Str("instance", name).Logger(),
 	}
 	s.start(name, func(ctx context.Context) error { return orchestrator.Run(ctx, cfg) })
 }

@@ -27,6 +27,8 @@ type Load struct {
 	mu      sync.Mutex
 	gen     *sample.Generator
 	orders  []sample.Order
+	byID    map[string]sample.Order
+	done    map[string]time.Time // orders seen completed or cancelled, when
 	retries int
 
 	stop context.CancelFunc
@@ -43,6 +45,8 @@ func NewLoad(ctx context.Context, cfg pkafka.Config, prefix string, seed uint64,
 		log:     log,
 		Tracker: sample.NewTracker(),
 		gen:     sample.NewGenerator(prefix, seed),
+		byID:    map[string]sample.Order{},
+		done:    map[string]time.Time{},
 		stop:    cancel,
 	}
 	l.wg.Add(1)
@@ -64,12 +68,17 @@ func (l *Load) follow(ctx context.Context) {
 			mu.Lock()
 			next[m.Partition] = m.Offset + 1
 			mu.Unlock()
-			if err != nil {
+			if err != nil || !events.IsLifecycleType(env.Type) {
 				return
 			}
 			var lc events.OrderLifecycle
 			if env.DecodeData(&lc) == nil {
-				l.Tracker.Observe(lc.OrderID, lc.Status, lc.Reason, time.Now())
+				now := time.Now()
+				if l.Tracker.Observe(lc.OrderID, lc.Status, lc.Reason, now) && (lc.Status == "completed" || lc.Status == "cancelled") {
+					l.mu.Lock()
+					l.done[lc.OrderID] = now
+					l.mu.Unlock()
+				}
 			}
 		})
 		if ctx.Err() != nil {
@@ -123,6 +132,9 @@ func (l *Load) Place(ctx context.Context, n int) error {
 	}
 	l.mu.Lock()
 	l.orders = append(l.orders, batch...)
+	for _, o := range batch {
+		l.byID[o.Placed.OrderID] = o
+	}
 	l.mu.Unlock()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)

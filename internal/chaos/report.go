@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/podiumhq/podium/events"
 )
 
 // maxExamples caps the violations an invariant keeps for the report.
@@ -48,6 +50,18 @@ type Report struct {
 	Lost, Stuck, DuplicatedEffects int
 	// TornEffects counts effect lines cut by a kill (not a violation: skipped on load).
 	TornEffects int
+	// Retired counts terminal orders without a saga state because its marker was
+	// tombstoned after the retention (not a violation).
+	Retired int
+	// Retention is what the run's windows expired.
+	Retention Retention
+	// Duplicates counts the OrderPlaced records written again for finished orders after
+	// their retention; DuplicatesIgnored those an orchestrator logged as ignored.
+	Duplicates, DuplicatesIgnored int
+	// TimelineRepeats counts the timeline records that repeated a version (a redo after a
+	// crash); RedoneStarts the orders started more than once before they finished (a redo
+	// of the start, not a second saga). Not violations.
+	TimelineRepeats, RedoneStarts int
 	// ZombieWrites counts snapshots written by a writer whose generation had ended and that
 	// disagree with the owner's snapshot of the same version (see Observed.Divergent). They are
 	// not violations as long as the owner's state stays the newest and the last one.
@@ -102,6 +116,14 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, " (torn effect lines skipped: %d)", r.TornEffects)
 	}
 	b.WriteString("\n")
+	ret := r.Retention
+	fmt.Fprintf(&b, "  retention: saga states tombstoned %d (terminal orders without state %d), processed keys tombstoned %d\n",
+		ret.SnapshotTombstones, r.Retired, ret.ProcessedTombstones)
+	fmt.Fprintf(&b, "  finished-saga index in %s: %d records, %d tombstones\n", events.TopicSagaState, ret.IndexRecords, ret.IndexTombstones)
+	fmt.Fprintf(&b, "  timeline: records repeated by redos %d, orders whose start was redone before they finished %d\n", r.TimelineRepeats, r.RedoneStarts)
+	if r.Duplicates > 0 {
+		fmt.Fprintf(&b, "  duplicate OrderPlaced of finished orders after their retention: %d placed, %d ignored as finished\n", r.Duplicates, r.DuplicatesIgnored)
+	}
 	if r.ZombieWrites > 0 {
 		fmt.Fprintf(&b, "  zombie writes (divergent snapshots of one version, superseded): %d, e.g.\n", r.ZombieWrites)
 		for _, e := range r.ZombieExamples[:min(len(r.ZombieExamples), 3)] {

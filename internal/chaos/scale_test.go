@@ -33,7 +33,8 @@ func TestScaleOut(t *testing.T) {
 	defer cancel()
 	dir := runDir(t)
 	log := testLogger(t)
-	c, err := StartCluster(ctx, ClusterConfig{Binary: bin, Dir: dir, Partitions: partitions, Saga: chaosSaga, Logger: log})
+	c, err := StartCluster(ctx, ClusterConfig{Binary: bin, Dir: dir, Partitions: partitions, Saga: chaosSaga,
+		ProcessedRetention: chaosProcessedRetention, Logger: log})
 	if err != nil {
 		t.Fatalf("starting the cluster: %v", err)
 	}
