@@ -50,9 +50,9 @@ type processor struct {
 	// markers are finished sagas whose marker must be written again: another writer's
 	// record landed after it (see audit). Emptied by every snapshot write.
 	markers map[string]*saga.State
-	timers   *timerQueue
-	offsets  map[string]int64 // next offset to commit, by topic
-	fence    *fence
+	timers  *timerQueue
+	offsets map[string]int64 // next offset to commit, by topic
+	fence   *fence
 
 	// per-attempt timeouts by step, to turn deadlines back into dispatch times
 	timeouts, undoTimeouts map[string]time.Duration
