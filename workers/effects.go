@@ -62,17 +62,29 @@ type MemoryEffects struct {
 	byKey    map[string]Effect
 	order    []Effect
 	attempts map[string]int
+	retain   time.Duration // 0: keep every effect
 }
 
-// NewMemoryEffects returns an empty MemoryEffects.
+// NewMemoryEffects returns an empty MemoryEffects that keeps every effect (tests).
 func NewMemoryEffects() *MemoryEffects {
 	return &MemoryEffects{byKey: map[string]Effect{}, attempts: map[string]int{}}
+}
+
+// NewMemoryEffectsFor returns an empty MemoryEffects that forgets an effect retain after it
+// was recorded, so that a long-running worker's memory follows the window, not the number
+// of commands ever handled. A key must stay known for as long as the runtime may run its
+// handler again: `podium worker` uses its processed retention.
+func NewMemoryEffectsFor(retain time.Duration) *MemoryEffects {
+	m := NewMemoryEffects()
+	m.retain = retain
+	return m
 }
 
 // Record implements EffectLog.
 func (m *MemoryEffects) Record(e Effect) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.expire(e.Time)
 	m.attempts[e.IdempotencyKey]++
 	if _, ok := m.byKey[e.IdempotencyKey]; ok {
 		return false, nil
@@ -80,6 +92,24 @@ func (m *MemoryEffects) Record(e Effect) (bool, error) {
 	m.byKey[e.IdempotencyKey] = e
 	m.order = append(m.order, e)
 	return true, nil
+}
+
+// expire forgets the effects recorded more than retain before now (none when retain is 0).
+// Effects are recorded in time order, so they leave from the front.
+func (m *MemoryEffects) expire(now time.Time) {
+	if m.retain <= 0 {
+		return
+	}
+	n := 0
+	for n < len(m.order) && !m.order[n].Time.Add(m.retain).After(now) {
+		delete(m.byKey, m.order[n].IdempotencyKey)
+		delete(m.attempts, m.order[n].IdempotencyKey)
+		n++
+	}
+	if n > 0 {
+		clear(m.order[:n]) // the array's front is reclaimed when append next reallocates
+		m.order = m.order[n:]
+	}
 }
 
 // Lookup implements EffectLog.

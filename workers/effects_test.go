@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,5 +220,30 @@ func TestUndoneKey(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("UndoneKey(%q): got %q, %v, want %q, %v", tt.key, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestMemoryEffectsForgetsAfterItsWindow(t *testing.T) {
+	m := NewMemoryEffectsFor(time.Minute)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		e := Effect{IdempotencyKey: fmt.Sprintf("ord-%d/reserve-inventory", i), Time: t0.Add(time.Duration(i) * time.Second)}
+		if ok, err := m.Record(e); !ok || err != nil {
+			t.Fatalf("Record %d: got %v %v, want stored", i, ok, err)
+		}
+	}
+	// At t0+99s every effect older than a minute (ord-0 … ord-39) is gone.
+	if _, ok, _ := m.Lookup("ord-39/reserve-inventory"); ok {
+		t.Errorf("ord-39 still known after its window")
+	}
+	if _, ok, _ := m.Lookup("ord-40/reserve-inventory"); !ok {
+		t.Errorf("ord-40 forgotten within its window")
+	}
+	if got, want := len(m.Effects()), 60; got != want {
+		t.Errorf("effects held: got %d, want %d", got, want)
+	}
+	// A repeat within the window is still recognised.
+	if ok, _ := m.Record(Effect{IdempotencyKey: "ord-99/reserve-inventory", Time: t0.Add(100 * time.Second)}); ok {
+		t.Errorf("a repeat within the window was recorded again")
 	}
 }

@@ -69,7 +69,7 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 
-			var effects workers.EffectLog = workers.NewMemoryEffects()
+			var effects workers.EffectLog = workers.NewMemoryEffectsFor(processedRetention)
 			if effectsFile != "" {
 				fe, err := workers.OpenFileEffects(effectsFile)
 				if err != nil {
