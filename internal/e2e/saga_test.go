@@ -231,19 +231,26 @@ func TestOversizedOrderIsDeadLettered(t *testing.T) {
 	}
 	s.place(same[3:]...)
 	s.waitTerminal(60 * time.Second)
-	var dead []kafkago.Message
-	s.waitFor(20*time.Second, "the oversized order's dead letter", func() (bool, string) {
-		dead = s.records(events.TopicOrdersDLQ, dlqPartitions(t, s, events.TopicOrdersDLQ))
-		return len(dead) > 0, fmt.Sprintf("%d dead letters", len(dead))
-	})
-	if len(dead) != 1 || string(dead[0].Key) != big.Placed.OrderID || !strings.Contains(header(dead[0], events.HeaderDLQReason), orchestrator.RuleTooLarge) {
-		t.Errorf("dead letters: got %d, first %q reason %q; want one for %s with reason %s",
-			len(dead), dead[0].Key, header(dead[0], events.HeaderDLQReason), big.Placed.OrderID, orchestrator.RuleTooLarge)
-	}
+	s.wantOneTooLarge(big.Placed.OrderID)
 	if st := s.states()[big.Placed.OrderID]; st != nil {
 		t.Errorf("the oversized order started a saga: %s", st.Status)
 	}
 	s.checkEffects()
+}
+
+// wantOneTooLarge waits for the dead letter of order id on orders.dlq and checks it is the
+// only one, with reason too_large.
+func (s *stack) wantOneTooLarge(id string) {
+	s.t.Helper()
+	var dead []kafkago.Message
+	s.waitFor(20*time.Second, "the dead letter of "+id, func() (bool, string) {
+		dead = s.records(events.TopicOrdersDLQ, dlqPartitions(s.t, s, events.TopicOrdersDLQ))
+		return len(dead) > 0, fmt.Sprintf("%d dead letters", len(dead))
+	})
+	if len(dead) != 1 || string(dead[0].Key) != id || !strings.Contains(header(dead[0], events.HeaderDLQReason), orchestrator.RuleTooLarge) {
+		s.t.Errorf("dead letters: got %d, first %q reason %q; want one for %s with reason %s",
+			len(dead), dead[0].Key, header(dead[0], events.HeaderDLQReason), id, orchestrator.RuleTooLarge)
+	}
 }
 
 func dlqPartitions(t *testing.T, s *stack, topic string) int {
@@ -349,15 +356,7 @@ func TestOversizedForwardIsDeadLettered(t *testing.T) {
 		}
 	}
 	s.waitTerminal(60 * time.Second)
-	var dead []kafkago.Message
-	s.waitFor(20*time.Second, "the oversized forward's dead letter", func() (bool, string) {
-		dead = s.records(events.TopicOrdersDLQ, dlqPartitions(t, s, events.TopicOrdersDLQ))
-		return len(dead) > 0, fmt.Sprintf("%d dead letters", len(dead))
-	})
-	if len(dead) != 1 || string(dead[0].Key) != big.Placed.OrderID || !strings.Contains(header(dead[0], events.HeaderDLQReason), orchestrator.RuleTooLarge) {
-		t.Errorf("dead letters: got %d, first %q reason %q; want one for %s with reason %s",
-			len(dead), dead[0].Key, header(dead[0], events.HeaderDLQReason), big.Placed.OrderID, orchestrator.RuleTooLarge)
-	}
+	s.wantOneTooLarge(big.Placed.OrderID)
 	s.checkEffects()
 }
 
