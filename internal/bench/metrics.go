@@ -1,12 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -14,37 +12,8 @@ import (
 // metricSum sums every sample of the Prometheus text exposition whose metric name is
 // name, whatever its labels. found reports whether there was one.
 func metricSum(text, name string) (sum float64, found bool) {
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' || !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		switch {
-		case strings.HasPrefix(rest, "{"):
-			i := strings.LastIndexByte(rest, '}')
-			if i < 0 {
-				continue
-			}
-			rest = rest[i+1:]
-		case strings.HasPrefix(rest, " "):
-		default:
-			continue // a longer name with the same prefix
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		sum += v
-		found = true
-	}
-	return sum, found
+	sums, found := metricByLabel(text, name, "")
+	return sums[""], found
 }
 
 var httpClient = &http.Client{Timeout: 60 * time.Second}
