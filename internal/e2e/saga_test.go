@@ -268,13 +268,7 @@ func TestForeignPartitionIsForwarded(t *testing.T) {
 	s := newStack(t, fastSaga())
 	s.startWorkers()
 	s.startOrchestrator("orchestrator")
-	w := &kafkago.Writer{
-		Addr:         kafkago.TCP(s.kafka.Brokers...),
-		Balancer:     offByOne{},
-		RequiredAcks: kafkago.RequireAll,
-		BatchTimeout: time.Millisecond,
-	}
-	defer w.Close()
+	w := s.foreignWriter()
 	orders := []sample.Order{s.gen.Make(sample.Happy), s.gen.Make(sample.OutOfStock), s.gen.Make(sample.Happy)}
 	for _, o := range orders {
 		m, err := client.OrderPlacedMessage(o.Placed)
@@ -303,20 +297,13 @@ func TestForeignPartitionIsForwarded(t *testing.T) {
 
 // TestOversizedForwardIsDeadLettered writes a valid OrderPlaced as large as a record can be
 // to a foreign partition: its forward (the record plus a header) is refused by the broker
-// for its size. That record alone becomes a dead letter; the orders around it, on the same
-// partition, complete.
+// for its size. That record alone becomes a dead letter; the orders written before and after
+// it complete.
 func TestOversizedForwardIsDeadLettered(t *testing.T) {
 	s := newStack(t, fastSaga())
 	s.startWorkers()
 	s.startOrchestrator("orchestrator")
-	w := &kafkago.Writer{
-		Addr:         kafkago.TCP(s.kafka.Brokers...),
-		Balancer:     offByOne{},
-		RequiredAcks: kafkago.RequireAll,
-		BatchTimeout: time.Millisecond,
-		BatchBytes:   2 << 20,
-	}
-	defer w.Close()
+	w := s.foreignWriter()
 	big := s.gen.Make(sample.Happy)
 	doc, err := json.Marshal(big.Placed)
 	if err != nil {
@@ -331,26 +318,15 @@ func TestOversizedForwardIsDeadLettered(t *testing.T) {
 	prefix := append(doc[:len(doc)-1:len(doc)-1], []byte(`,"notes":"`)...)
 	pad = pad[:1_048_588-61-20-len(big.Placed.OrderID)-len(prefix)-2]
 	value := append(prefix, []byte(pad+`"}`)...)
-	before := s.gen.Make(sample.Happy)
-	after := s.gen.Make(sample.Happy)
-	for _, o := range []sample.Order{before, after} {
-		s.tracker.Placed(o, time.Now())
-	}
-	msgs := []kafkago.Message{}
-	for _, o := range []sample.Order{before} {
-		m, err := client.OrderPlacedMessage(o.Placed)
-		if err != nil {
-			t.Fatal(err)
+	before, after := s.gen.Make(sample.Happy), s.gen.Make(sample.Happy)
+	for _, o := range []sample.Order{before, big, after} {
+		m := kafkago.Message{Topic: events.TopicOrdersPlaced, Key: []byte(big.Placed.OrderID), Value: value}
+		if o.Placed.OrderID != big.Placed.OrderID {
+			s.tracker.Placed(o, time.Now())
+			if m, err = client.OrderPlacedMessage(o.Placed); err != nil {
+				t.Fatal(err)
+			}
 		}
-		msgs = append(msgs, m)
-	}
-	msgs = append(msgs, kafkago.Message{Topic: events.TopicOrdersPlaced, Key: []byte(big.Placed.OrderID), Value: value})
-	m, err := client.OrderPlacedMessage(after.Placed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs = append(msgs, m)
-	for _, m := range msgs {
 		if err := w.WriteMessages(s.ctx, m); err != nil {
 			t.Fatalf("writing %s to a foreign partition: %v", m.Key, err)
 		}
@@ -358,6 +334,20 @@ func TestOversizedForwardIsDeadLettered(t *testing.T) {
 	s.waitTerminal(60 * time.Second)
 	s.wantOneTooLarge(big.Placed.OrderID)
 	s.checkEffects()
+}
+
+// foreignWriter writes every record to the partition after its key's home one, in
+// batches of up to 2 MiB (the broker decides what it accepts).
+func (s *stack) foreignWriter() *kafkago.Writer {
+	w := &kafkago.Writer{
+		Addr:         kafkago.TCP(s.kafka.Brokers...),
+		Balancer:     offByOne{},
+		RequiredAcks: kafkago.RequireAll,
+		BatchTimeout: time.Millisecond,
+		BatchBytes:   2 << 20,
+	}
+	s.t.Cleanup(func() { _ = w.Close() })
+	return w
 }
 
 // offByOne puts every record on the partition after its home one.
