@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type brokerOptions struct {
 	TLSKey             string
 	TLSClientCA        string
 	SASLUsers          string
+	ReadyFile          string
 }
 
 func newBrokerCmd() *cobra.Command {
@@ -65,7 +67,8 @@ func newBrokerCmd() *cobra.Command {
 			log.Info().Str("addr", o.Addr).Str("advertise", o.Advertise).Str("data_dir", o.DataDir).Bool("in_memory", o.InMemory).
 				Int("partitions", o.Partitions).Dur("retention", o.Retention).Dur("delete_retention", o.DeleteRetention).
 				Dur("compaction_interval", o.CompactionInterval).Dur("min_session_timeout", o.MinSessionTimeout).
-				Str("tls_cert", o.TLSCert).Str("tls_client_ca", o.TLSClientCA).Str("sasl_users", maskSASLUsers(o.SASLUsers)).Msg("configuration")
+				Bool("tls", cfg.TLS != nil).Str("tls_cert", o.TLSCert).Bool("tls_client_auth", o.TLSClientCA != "").Str("tls_client_ca", o.TLSClientCA).
+				Str("sasl", saslSummary(cfg.Users)).Str("sasl_users", maskSASLUsers(o.SASLUsers)).Msg("configuration")
 
 			ctx := cmd.Context()
 			b, err := devbroker.Start(ctx, cfg)
@@ -73,6 +76,11 @@ func newBrokerCmd() *cobra.Command {
 				return fmt.Errorf("broker: %w", err)
 			}
 			log.Info().Str("bootstrap", b.Addr()).Msg("ready")
+			if o.ReadyFile != "" {
+				if err := writeReadyFile(o.ReadyFile, b.Addr()); err != nil {
+					return errors.Join(fmt.Errorf("writing --ready-file: %w", err), b.Close())
+				}
+			}
 			<-ctx.Done()
 			return b.Close()
 		},
@@ -91,6 +99,7 @@ func newBrokerCmd() *cobra.Command {
 	stringFlag(fs, &o.TLSKey, "tls-key", "", "PEM key of --tls-cert")
 	stringFlag(fs, &o.TLSClientCA, "tls-client-ca", "", "PEM CA certificates: require client certificates signed by them (mutual TLS; with --tls-cert)")
 	stringFlag(fs, &o.SASLUsers, "sasl-users", "", "require SASL: comma-separated MECHANISM:user:password (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+	stringFlag(fs, &o.ReadyFile, "ready-file", "", "once listening, write the bootstrap address to this file (podium dev waits for it: then the address is this broker's)")
 	return cmd
 }
 
@@ -143,6 +152,29 @@ func (o brokerOptions) config() (devbroker.Config, error) {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// saslSummary lists the SASL mechanisms the broker requires, "none" without SASL.
+func saslSummary(users []devbroker.User) string {
+	var mechs []string
+	for _, u := range users {
+		if !slices.Contains(mechs, u.Mechanism) {
+			mechs = append(mechs, u.Mechanism)
+		}
+	}
+	if len(mechs) == 0 {
+		return "none"
+	}
+	return strings.Join(mechs, ",")
+}
+
+// writeReadyFile writes addr to path in one step: a reader sees the whole address or no file.
+func writeReadyFile(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // maskSASLUsers hides the passwords of a --sasl-users value.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	pkafka "github.com/podiumhq/podium/internal/kafka"
@@ -21,72 +23,225 @@ import (
 
 // Every flag has an environment fallback: --kafka-brokers reads PODIUM_KAFKA_BROKERS when
 // the flag is not given. envName derives the variable from the flag name.
+//
+// Fallbacks are strict. The *Flag helpers read a flag's variable when they register the
+// flag; a value that does not parse leaves the flag at its default and is recorded on the
+// flag (annotation envErrorAnnotation). checkEnv, the root command's PersistentPreRunE,
+// reports every such problem at once, before the command reads a file or opens a
+// connection. Booleans take what strconv.ParseBool takes (1, t, T, TRUE, true, True, 0, f,
+// F, FALSE, false, False), integers what strconv.ParseInt takes with base 0, durations what
+// time.ParseDuration takes; a variable that is set but empty is parsed too (and fails for
+// every type but strings). A bad variable stops the process even when the flag is also
+// given: unset it rather than shadow it.
 func envName(flag string) string {
 	return "PODIUM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-func envString(flag, def string) string {
-	if v, ok := os.LookupEnv(envName(flag)); ok {
-		return v
+// envErrorAnnotation is the flag annotation holding the problem with the flag's variable.
+const envErrorAnnotation = "podium_env_error"
+
+// envOnlyBools are the boolean variables podium reads without a flag; checkEnv checks them
+// for every command. PODIUM_PPROF: see serveMetrics.
+var envOnlyBools = []string{"pprof"}
+
+// envError is an environment variable whose value does not parse.
+type envError struct {
+	Var, Value, Problem string
+}
+
+func (e *envError) Error() string { return fmt.Sprintf("%s=%q: %s", e.Var, e.Value, e.Problem) }
+
+// lookupEnv parses the variable of flag with parse; def when the variable is not set.
+func lookupEnv[T any](flag string, def T, parse func(string) (T, error)) (T, error) {
+	v, ok := os.LookupEnv(envName(flag))
+	if !ok {
+		return def, nil
 	}
-	return def
+	x, err := parse(v)
+	if err != nil {
+		return def, &envError{Var: envName(flag), Value: v, Problem: err.Error()}
+	}
+	return x, nil
+}
+
+func parseString(s string) (string, error) { return s, nil }
+
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, errors.New("not a boolean (use true or false)")
+	}
+	return b, nil
+}
+
+func parseInt(s string) (int, error) {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, errors.New("out of range for an integer")
+	case err != nil:
+		return 0, errors.New("not an integer")
+	}
+	return int(n), nil
+}
+
+func parseFloat(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, errors.New("not a number")
+	}
+	return f, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("not a duration (use a number with a unit: 500ms, 30s, 5m, 1h30m)")
+	}
+	return d, nil
+}
+
+// The env* functions return the value of a flag's variable, or def when it is not set or
+// does not parse. Use them only for variables checkEnv checks (those of flags registered
+// with the *Flag helpers, and envOnlyBools); a flag's own problems come from lookupEnv.
+
+func envString(flag, def string) string {
+	v, _ := lookupEnv(flag, def, parseString)
+	return v
 }
 
 func envInt(flag string, def int) int {
-	if v, ok := os.LookupEnv(envName(flag)); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
+	v, _ := lookupEnv(flag, def, parseInt)
+	return v
 }
 
 func envFloat(flag string, def float64) float64 {
-	if v, ok := os.LookupEnv(envName(flag)); ok {
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
-			return n
-		}
-	}
-	return def
+	v, _ := lookupEnv(flag, def, parseFloat)
+	return v
 }
 
 func envBool(flag string, def bool) bool {
-	if v, ok := os.LookupEnv(envName(flag)); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
-		}
-	}
-	return def
+	v, _ := lookupEnv(flag, def, parseBool)
+	return v
 }
 
 func envDuration(flag string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(envName(flag)); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
+	v, _ := lookupEnv(flag, def, parseDuration)
+	return v
+}
+
+// envUsage is the suffix of a flag's help naming its variable.
+func envUsage(env string) string { return " (env " + envName(env) + ")" }
+
+// noteEnvError records err, the problem with the variable of the registered flag name.
+func noteEnvError(fs *pflag.FlagSet, name string, err error) {
+	if err != nil {
+		_ = fs.SetAnnotation(name, envErrorAnnotation, []string{err.Error()})
 	}
-	return def
 }
 
 // stringFlag registers a string flag whose default comes from its environment variable.
 func stringFlag(fs *pflag.FlagSet, p *string, name, def, usage string) {
-	fs.StringVar(p, name, envString(name, def), usage+" (env "+envName(name)+")")
+	v, err := lookupEnv(name, def, parseString)
+	fs.StringVar(p, name, v, usage+envUsage(name))
+	noteEnvError(fs, name, err)
 }
 
 func intFlag(fs *pflag.FlagSet, p *int, name string, def int, usage string) {
-	fs.IntVar(p, name, envInt(name, def), usage+" (env "+envName(name)+")")
+	v, err := lookupEnv(name, def, parseInt)
+	fs.IntVar(p, name, v, usage+envUsage(name))
+	noteEnvError(fs, name, err)
 }
 
 func floatFlag(fs *pflag.FlagSet, p *float64, name string, def float64, usage string) {
-	fs.Float64Var(p, name, envFloat(name, def), usage+" (env "+envName(name)+")")
+	v, err := lookupEnv(name, def, parseFloat)
+	fs.Float64Var(p, name, v, usage+envUsage(name))
+	noteEnvError(fs, name, err)
 }
 
 func boolFlag(fs *pflag.FlagSet, p *bool, name string, def bool, usage string) {
-	fs.BoolVar(p, name, envBool(name, def), usage+" (env "+envName(name)+")")
+	v, err := lookupEnv(name, def, parseBool)
+	fs.BoolVar(p, name, v, usage+envUsage(name))
+	noteEnvError(fs, name, err)
 }
 
 func durationFlag(fs *pflag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
-	fs.DurationVar(p, name, envDuration(name, def), usage+" (env "+envName(name)+")")
+	durationFlagEnv(fs, p, name, name, def, usage)
+}
+
+// durationFlagEnv registers a duration flag whose variable is derived from env, not from
+// the flag's name (--retention of `podium topics create` reads PODIUM_TOPIC_RETENTION).
+func durationFlagEnv(fs *pflag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) {
+	v, err := lookupEnv(env, def, parseDuration)
+	fs.DurationVar(p, name, v, usage+envUsage(env))
+	noteEnvError(fs, name, err)
+}
+
+// enumFlag registers a string flag that takes one of values, matched regardless of case
+// and stored as spelled in values ("" among them: the flag may be empty). The flag and its
+// variable are checked alike.
+func enumFlag(fs *pflag.FlagSet, p *string, name, def string, values []string, usage string) {
+	e := &enumValue{p: p, values: values}
+	*p = def
+	var err error
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if perr := e.Set(v); perr != nil {
+			err = &envError{Var: envName(name), Value: v, Problem: perr.Error()}
+		}
+	}
+	fs.Var(e, name, usage+envUsage(name))
+	noteEnvError(fs, name, err)
+}
+
+// enumValue is a pflag.Value holding one of a closed set of strings.
+type enumValue struct {
+	p      *string
+	values []string
+}
+
+func (e *enumValue) Set(s string) error {
+	i := slices.IndexFunc(e.values, func(v string) bool { return strings.EqualFold(v, s) })
+	if i < 0 {
+		var named []string
+		empty := ""
+		for _, v := range e.values {
+			if v == "" {
+				empty = " (or empty)"
+				continue
+			}
+			named = append(named, v)
+		}
+		return fmt.Errorf("not one of %s%s", strings.Join(named, ", "), empty)
+	}
+	*e.p = e.values[i]
+	return nil
+}
+
+func (e *enumValue) String() string {
+	if e == nil || e.p == nil {
+		return ""
+	}
+	return *e.p
+}
+
+func (e *enumValue) Type() string { return "string" }
+
+// checkEnv reports, all at once, every environment variable of cmd's flags and of
+// envOnlyBools whose value does not parse. It is the root command's PersistentPreRunE, so
+// it runs before any command does anything.
+func checkEnv(cmd *cobra.Command, _ []string) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		for _, msg := range f.Annotations[envErrorAnnotation] {
+			errs = append(errs, errors.New(msg))
+		}
+	})
+	for _, name := range envOnlyBools {
+		if _, err := lookupEnv(name, false, parseBool); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // kafkaOptions are the client settings shared by every process that talks to Kafka.
@@ -100,18 +255,59 @@ type kafkaOptions struct {
 	SASLMechanism string
 	SASLUsername  string
 	SASLPassword  string
+
+	fs *pflag.FlagSet // the flags register defined: was --kafka-tls given?
 }
 
+// saslMechanisms are the values of --kafka-sasl-mechanism; "" is no SASL.
+var saslMechanisms = []string{"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
 func (o *kafkaOptions) register(fs *pflag.FlagSet) {
+	o.fs = fs
 	stringFlag(fs, &o.Brokers, "kafka-brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
-	boolFlag(fs, &o.TLS, "kafka-tls", false, "connect to Kafka with TLS")
-	stringFlag(fs, &o.TLSCA, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates (implies --kafka-tls)")
-	stringFlag(fs, &o.TLSCert, "kafka-tls-cert", "", "PEM client certificate for mutual TLS (implies --kafka-tls)")
-	stringFlag(fs, &o.TLSKey, "kafka-tls-key", "", "PEM client key for mutual TLS")
-	boolFlag(fs, &o.TLSSkipVerify, "kafka-tls-insecure-skip-verify", false, "do not verify the brokers' certificates (testing only)")
-	stringFlag(fs, &o.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
-	stringFlag(fs, &o.SASLUsername, "kafka-sasl-username", "", "SASL user name")
-	stringFlag(fs, &o.SASLPassword, "kafka-sasl-password", "", "SASL password (never logged)")
+	boolFlag(fs, &o.TLS, "kafka-tls", false, "connect to Kafka with TLS, verifying the brokers against the system's CAs "+
+		"(every --kafka-tls-* flag implies it; --kafka-tls=false with one of them is an error)")
+	stringFlag(fs, &o.TLSCA, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates, instead of the system's (implies --kafka-tls)")
+	stringFlag(fs, &o.TLSCert, "kafka-tls-cert", "", "PEM client certificate for mutual TLS, with --kafka-tls-key (implies --kafka-tls)")
+	stringFlag(fs, &o.TLSKey, "kafka-tls-key", "", "PEM key of --kafka-tls-cert (implies --kafka-tls)")
+	boolFlag(fs, &o.TLSSkipVerify, "kafka-tls-insecure-skip-verify", false, "do not verify the brokers' certificates, testing only (implies --kafka-tls)")
+	enumFlag(fs, &o.SASLMechanism, "kafka-sasl-mechanism", "", saslMechanisms, "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
+	stringFlag(fs, &o.SASLUsername, "kafka-sasl-username", "", "SASL user name (with --kafka-sasl-mechanism)")
+	stringFlag(fs, &o.SASLPassword, "kafka-sasl-password", "", "SASL password (with --kafka-sasl-mechanism; never logged; prefer the variable: flags show in ps)")
+}
+
+// tlsImpliedBy names the TLS settings given besides --kafka-tls; each turns TLS on.
+func (o *kafkaOptions) tlsImpliedBy() []string {
+	var names []string
+	for _, s := range []struct {
+		name string
+		set  bool
+	}{
+		{"--kafka-tls-ca", o.TLSCA != ""},
+		{"--kafka-tls-cert", o.TLSCert != ""},
+		{"--kafka-tls-key", o.TLSKey != ""},
+		{"--kafka-tls-insecure-skip-verify", o.TLSSkipVerify},
+	} {
+		if s.set {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// tlsOn reports whether the client uses TLS: --kafka-tls, or any setting that implies it.
+func (o *kafkaOptions) tlsOn() bool { return o.TLS || len(o.tlsImpliedBy()) > 0 }
+
+// tlsTurnedOff reports whether --kafka-tls or its variable says false in so many words.
+func (o *kafkaOptions) tlsTurnedOff() bool {
+	if o.TLS {
+		return false
+	}
+	if o.fs != nil && o.fs.Changed("kafka-tls") {
+		return true
+	}
+	_, set := os.LookupEnv(envName("kafka-tls"))
+	return set
 }
 
 // config resolves the options into a client configuration, reporting every problem at once.
@@ -126,7 +322,15 @@ func (o *kafkaOptions) config(clientID string) (pkafka.Config, error) {
 	if len(cfg.Brokers) == 0 {
 		errs = append(errs, errors.New("--kafka-brokers: at least one broker is required"))
 	}
-	if o.TLS || o.TLSCA != "" || o.TLSCert != "" || o.TLSSkipVerify {
+	if implied := o.tlsImpliedBy(); len(implied) > 0 && o.tlsTurnedOff() {
+		verb := "needs"
+		if len(implied) > 1 {
+			verb = "need"
+		}
+		errs = append(errs, fmt.Errorf("--kafka-tls (%s) is false, but %s %s TLS: drop one or the other",
+			envName("kafka-tls"), strings.Join(implied, ", "), verb))
+	}
+	if o.tlsOn() {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.TLSSkipVerify} //nolint:gosec // opt-in for tests
 		if o.TLSCA != "" {
 			pem, err := os.ReadFile(o.TLSCA)
@@ -151,12 +355,15 @@ func (o *kafkaOptions) config(clientID string) (pkafka.Config, error) {
 		}
 		cfg.TLS = tc
 	}
-	if o.SASLMechanism != "" {
+	switch {
+	case o.SASLMechanism != "":
 		mech, err := saslMechanism(o.SASLMechanism, o.SASLUsername, o.SASLPassword)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		cfg.SASL = mech
+	case o.SASLUsername != "" || o.SASLPassword != "":
+		errs = append(errs, errors.New("--kafka-sasl-username and --kafka-sasl-password need --kafka-sasl-mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -185,15 +392,31 @@ func saslMechanism(name, user, pass string) (sasl.Mechanism, error) {
 	}
 }
 
-// logConfig prints the resolved configuration once, with secrets masked.
+// logFields adds the client settings to e, the process's configuration line: the brokers
+// and exactly which security settings are on, as config applies them — kafka_tls,
+// kafka_tls_verify (false with --kafka-tls-insecure-skip-verify), kafka_tls_ca (the CA
+// file, "system" for the system's CAs, "none" without TLS), kafka_tls_client_cert,
+// kafka_sasl_mechanism ("none" without SASL) and its user. The password is masked.
 func (o *kafkaOptions) logFields(e *zerolog.Event) *zerolog.Event {
+	tlsOn := o.tlsOn()
+	ca := "none"
+	if tlsOn {
+		ca = "system"
+		if o.TLSCA != "" {
+			ca = o.TLSCA
+		}
+	}
+	mech := "none"
+	if o.SASLMechanism != "" {
+		mech = o.SASLMechanism
+	}
 	pass := ""
 	if o.SASLPassword != "" {
 		pass = "********"
 	}
-	return e.Str("kafka_brokers", o.Brokers).Bool("kafka_tls", o.TLS || o.TLSCA != "" || o.TLSCert != "").
-		Str("kafka_sasl_mechanism", o.SASLMechanism).Str("kafka_sasl_username", o.SASLUsername).
-		Str("kafka_sasl_password", pass)
+	return e.Str("kafka_brokers", o.Brokers).Bool("kafka_tls", tlsOn).Bool("kafka_tls_verify", tlsOn && !o.TLSSkipVerify).
+		Str("kafka_tls_ca", ca).Bool("kafka_tls_client_cert", tlsOn && o.TLSCert != "").
+		Str("kafka_sasl_mechanism", mech).Str("kafka_sasl_username", o.SASLUsername).Str("kafka_sasl_password", pass)
 }
 
 // logOptions choose the log format; `podium dev` children log JSON, people see console output.
@@ -202,9 +425,12 @@ type logOptions struct {
 	Format string
 }
 
+// logLevels are the values of --log-level.
+var logLevels = []string{"trace", "debug", "info", "warn", "error"}
+
 func (o *logOptions) register(fs *pflag.FlagSet) {
-	stringFlag(fs, &o.Level, "log-level", "info", "log level: debug, info, warn, error")
-	stringFlag(fs, &o.Format, "log-format", "json", "log format: json or console")
+	enumFlag(fs, &o.Level, "log-level", "info", logLevels, "log level: trace, debug, info, warn or error")
+	enumFlag(fs, &o.Format, "log-format", "json", []string{"json", "console"}, "log format: json or console")
 }
 
 // logger builds the process logger.

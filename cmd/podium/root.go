@@ -17,6 +17,8 @@ func newRootCmd() *cobra.Command {
 		Long:          "podium drives e-commerce orders through a saga of worker commands over Kafka,\nwith retries, timeouts and compensations. Start with `podium dev`.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Before any command runs: a malformed PODIUM_* variable stops it (see envName).
+		PersistentPreRunE: checkEnv,
 	}
 	root.AddCommand(subcommands()...)
 	return root

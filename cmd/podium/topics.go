@@ -31,10 +31,10 @@ func newTopicsCmd() *cobra.Command {
 // either have the same configs (a `topics create` against the embedded broker then finds
 // nothing to change).
 func retentionFlags(fs *pflag.FlagSet, retention, deleteRetention *time.Duration) {
-	fs.DurationVar(retention, "retention", envDuration("topic-retention", pkafka.DefaultRetention),
-		"retention.ms of the non-compacted topics: how long events, commands, replies and dead letters stay (negative: forever) (env "+envName("topic-retention")+")")
-	fs.DurationVar(deleteRetention, "delete-retention", envDuration("topic-delete-retention", pkafka.DefaultDeleteRetention),
-		"delete.retention.ms of the compacted topics: how long tombstones stay readable for lagging followers (env "+envName("topic-delete-retention")+")")
+	durationFlagEnv(fs, retention, "retention", "topic-retention", pkafka.DefaultRetention,
+		"retention.ms of the non-compacted topics: how long events, commands, replies and dead letters stay (negative: forever)")
+	durationFlagEnv(fs, deleteRetention, "delete-retention", "topic-delete-retention", pkafka.DefaultDeleteRetention,
+		"delete.retention.ms of the compacted topics: how long tombstones stay readable for lagging followers")
 }
 
 func newTopicsCreateCmd() *cobra.Command {

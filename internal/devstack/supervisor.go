@@ -15,6 +15,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,6 +31,10 @@ type Supervisor struct {
 	Output io.Writer
 	// Env is appended to every child's environment.
 	Env []string
+	// DropEnv lists prefixes of "NAME=value" entries of this process's environment that
+	// children do not inherit: "PODIUM_" keeps a shell's deployment settings (brokers, TLS,
+	// group IDs) from reaching a stack configured by flags. Env is added after. Default: none.
+	DropEnv []string
 
 	mu     sync.Mutex
 	outMu  sync.Mutex
@@ -84,7 +90,7 @@ func (s *Supervisor) Start(name string, args ...string) (*Proc, error) {
 		out = os.Stderr
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), s.Env...)
+	cmd.Env = append(s.inherited(), s.Env...)
 	cmd.SysProcAttr = sysProcAttr()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -113,6 +119,13 @@ func (s *Supervisor) Start(name string, args ...string) (*Proc, error) {
 	s.procs = append(s.procs, p)
 	s.byName[name] = p
 	return p, nil
+}
+
+// inherited is the part of this process's environment children get.
+func (s *Supervisor) inherited() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return slices.ContainsFunc(s.DropEnv, func(prefix string) bool { return strings.HasPrefix(kv, prefix) })
+	})
 }
 
 // Get returns the latest process started under name.
