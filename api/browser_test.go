@@ -85,6 +85,13 @@ func (p *pageErrors) listen(ev any) {
 	p.mu.Unlock()
 }
 
+// discard forgets what was reported so far (an expected failure, such as a 401).
+func (p *pageErrors) discard() {
+	p.mu.Lock()
+	p.errs = nil
+	p.mu.Unlock()
+}
+
 func (p *pageErrors) check(t *testing.T, when string) {
 	t.Helper()
 	p.mu.Lock()
@@ -93,6 +100,77 @@ func (p *pageErrors) check(t *testing.T, when string) {
 		t.Errorf("%s: browser reported %s", when, e)
 	}
 	p.errs = nil
+}
+
+// browser is a headless Chromium tab with the helpers the browser tests share; each
+// action is bounded on its own (see chromedp.Run).
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	perrs pageErrors
+	dir   string
+}
+
+// newBrowser starts Chromium at path; it stops when the test ends.
+func newBrowser(t *testing.T, path string) *browser {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // root in containers
+		chromedp.Flag("disable-gpu", true),
+		chromedp.WindowSize(1440, 1000),
+	)...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: ctx, dir: screenshotDir(t)}
+	if err := chromedp.Listen(ctx, b.perrs.listen); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return b
+}
+
+func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer scancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *browser) eval(expr string) string {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer scancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer scancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(b.dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("writing %s: %v", path, err)
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
+func (b *browser) poll(what, expr string) {
+	b.t.Helper()
+	b.step(what+": "+expr, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
 }
 
 // TestDashboardInBrowser drives the dashboard in headless Chromium against a read model
@@ -123,58 +201,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal("read model not restored within 30s")
 	}
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox, // root in containers
-		chromedp.Flag("disable-gpu", true),
-		chromedp.WindowSize(1440, 1000),
-	)...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	var perrs pageErrors
-	if err := chromedp.Listen(ctx, perrs.listen); err != nil {
-		t.Fatalf("starting %s: %v", browser, err)
-	}
-	// Bound each step, not the browser (see chromedp.Run).
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
-		defer scancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
-		defer scancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", expr, err)
-		}
-		return v
-	}
-	dir := screenshotDir(t)
-	shot := func(name string) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
-		defer scancel()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatalf("writing %s: %v", path, err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	poll := func(what, expr string) {
-		t.Helper()
-		step(what+": "+expr, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
-	}
+	b := newBrowser(t, browser)
+	step, eval, shot, poll, perrs := b.step, b.eval, b.shot, b.poll, &b.perrs
 
 	// The dashboard: counts, live connection, tables filled by script.
 	step("loading the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-count="completed"]`)))
@@ -263,4 +291,76 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	shot("order-live-approved")
 	perrs.check(t, "live order page")
+}
+
+// TestDashboardLoginInBrowser: with a token, the dashboard starts at the login page;
+// logging in with the token shows the orders, live, without a payment token or the
+// customers' personal data anywhere in the pages.
+func TestDashboardLoginInBrowser(t *testing.T) {
+	path := findChromium(t)
+	kc := newCluster(t, 3)
+	at := time.Now().UTC().Add(-time.Minute)
+	runs := []*sagaRun{
+		runCompleted(t, "ord-done-1", at),
+		runPending(t, "ord-waiting", at.Add(time.Second)),
+		runDeclined(t, "ord-declined-1", at.Add(2*time.Second)),
+	}
+	var snaps []*saga.State
+	for _, r := range runs {
+		snaps = append(snaps, r.snaps...)
+	}
+	writeTimelines(t, kc, runs...)
+	writeSnapshots(t, kc, snaps...)
+	s, base := startService(t, Config{Kafka: kc, Token: testToken}, nil)
+	select {
+	case <-s.Restored():
+	case <-time.After(30 * time.Second):
+		t.Fatal("read model not restored within 30s")
+	}
+	// What the pages must never show: the orders' payment token (placedJSON), the
+	// customer's email and street.
+	secrets := []string{"tok_visa", "ada@example.com", "1 Main St"}
+	br := newBrowser(t, path)
+	checkPage := func(what string) {
+		t.Helper()
+		html := br.eval(`document.documentElement.outerHTML`)
+		for _, secret := range secrets {
+			if strings.Contains(html, secret) {
+				t.Errorf("%s: the page shows %q", what, secret)
+			}
+		}
+	}
+	br.step("opening the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#login-form`)))
+	if got := br.eval(`location.pathname + location.search`); got != "/login?next=%2F" {
+		t.Errorf("without a session: got %s, want the login page /login?next=%%2F", got)
+	}
+	br.shot("login")
+	br.step("logging in with a wrong token", chromedp.SendKeys(chromedp.CSS(`#token`), "wrong"),
+		chromedp.Submit(chromedp.CSS(`#login-form`)), chromedp.WaitVisible(chromedp.CSS(`#login-error`)))
+	br.perrs.discard() // the login page answers a wrong token with 401
+	br.step("logging in", chromedp.SendKeys(chromedp.CSS(`#token`), testToken),
+		chromedp.Submit(chromedp.CSS(`#login-form`)), chromedp.WaitVisible(chromedp.CSS(`[data-count="completed"]`)))
+	br.poll("the live stream", `document.getElementById('live').textContent === 'live'`)
+	br.poll("the recent orders table", `document.querySelectorAll('#recent-orders tbody tr').length === 3`)
+	if got := br.eval(`document.cookie`); got != "" {
+		t.Errorf("document.cookie: got %q, want nothing (the session cookie is HttpOnly)", got)
+	}
+	checkPage("dashboard")
+	br.shot("dashboard-logged-in")
+
+	br.step("opening an order", chromedp.Navigate(base+"/ui/orders/ord-waiting"), chromedp.WaitVisible(chromedp.CSS(`svg.saga-diagram`)))
+	placed := br.eval(`document.querySelector('pre.json').textContent`)
+	for _, want := range []string{`"token": "[redacted]"`, `"email": "a***@example.com"`, `"city": "Berlin"`} {
+		if !strings.Contains(placed, want) {
+			t.Errorf("OrderPlaced on the order page: got %s, want %s", placed, want)
+		}
+	}
+	checkPage("order page")
+	br.step("opening the order's JSON", chromedp.Navigate(base+"/orders/ord-waiting"))
+	checkPage("order JSON")
+	br.perrs.check(t, "logged-in pages")
+
+	br.step("logging out", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`form.logout`)),
+		chromedp.Submit(chromedp.CSS(`form.logout`)), chromedp.WaitVisible(chromedp.CSS(`#login-form`)))
+	br.step("opening the dashboard again", chromedp.Navigate(base+"/ui/orders"), chromedp.WaitVisible(chromedp.CSS(`#login-form`)))
 }

@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
 			Name: "podium_api_published_total", Help: "Records published by the API, by event type and result (ok, error).",
 		}, []string{"type", "result"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "podium_api_rejected_requests_total", Help: "Mutating requests refused, by reason (invalid, too_large, unauthorized, unknown_order, conflict).",
+			Name: "podium_api_rejected_requests_total", Help: "Requests refused, by reason (invalid, too_large, unauthorized, forbidden_origin, unsupported_media_type, too_many_streams, unknown_order, conflict).",
 		}, []string{"reason"}),
 		sseClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "podium_api_sse_clients", Help: "Open server-sent event streams (/events).",

@@ -90,9 +90,14 @@ func (r response) json(t *testing.T, v any) {
 	}
 }
 
+// do serves one request; a POST is sent as application/json unless header sets
+// Content-Type.
 func do(t *testing.T, h http.Handler, method, target string, body []byte, header ...string) response {
 	t.Helper()
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -404,7 +409,7 @@ func TestControlRequests(t *testing.T) {
 	}
 }
 
-func TestTokenGuardsMutatingEndpoints(t *testing.T) {
+func TestTokenGuardsReadsAndWrites(t *testing.T) {
 	s, pub := newTestService(t, func(c *Config) { c.Token = "s3cret" })
 	h := s.Handler()
 	tests := []struct {
@@ -420,7 +425,9 @@ func TestTokenGuardsMutatingEndpoints(t *testing.T) {
 		{"place with the token", "POST", "/orders", "Bearer s3cret", 202},
 		{"cancel without token", "POST", "/orders/ord-pending/cancel", "", 401},
 		{"cancel with the token", "POST", "/orders/ord-pending/cancel", "Bearer s3cret", 202},
-		{"reads need no token", "GET", "/orders/ord-pending", "", 200},
+		{"read without token", "GET", "/orders/ord-pending", "", 401},
+		{"read with a wrong token", "GET", "/orders/ord-pending", "Bearer nope", 401},
+		{"read with the token", "GET", "/orders/ord-pending", "Bearer s3cret", 200},
 	}
 	for _, tc := range tests {
 		var body []byte

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,11 +24,21 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultAddr    = "127.0.0.1:8080"
-	DefaultMaxBody = 1 << 20
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultMaxBody       = 1 << 20
+	DefaultMaxSSEClients = 100
 )
 
-// Publisher writes records to Kafka; *kafkago.Writer from internal/kafka.NewWriter is one.
+// Timeouts of the HTTP server. WriteTimeout bounds every response but the server-sent
+// event streams, which set a deadline per write (sseWriteTimeout) instead.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 30 * time.Second // above publishTimeout
+	IdleTimeout       = 2 * time.Minute
+)
+
+// Publisher writes records to Kafka; *pkafka.Producer from internal/kafka is one.
 // Messages carry their topic.
 type Publisher interface {
 	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
@@ -43,8 +55,20 @@ type Config struct {
 	// mismatch stops Consume with an error. 0 accepts any count. orders.events is read
 	// whatever its count.
 	Partitions int
-	// Token, when set, is the bearer token every mutating request (POST) must carry.
+	// Token, when set, is required by every endpoint but /healthz, /readyz, /metrics, the
+	// login page and the static files: as "Authorization: Bearer <token>", or as the
+	// session cookie the dashboard's login page sets. Empty: no authentication.
 	Token string
+	// ShowPersonalData shows customers' email and address in full. Default: masked
+	// (a***@example.com; the address reduced to city and country). Payment tokens are
+	// never shown.
+	ShowPersonalData bool
+	// AllowedOrigins are the origins (scheme://host[:port]) besides the API's own from
+	// which a browser may send POST requests. Default: none.
+	AllowedOrigins []string
+	// MaxSSEClients caps the open /events streams; beyond it /events answers 503 with
+	// Retry-After. Default: 100.
+	MaxSSEClients int
 	// Retention is how long a finished order (completed or cancelled) stays in the read
 	// model after it finished; match the orchestrator's --retention. Default: 7 days.
 	Retention time.Duration
@@ -58,7 +82,7 @@ type Config struct {
 	// Default: the order saga (order.Definition()).
 	Definitions []*saga.Definition
 	// Publisher writes OrderPlaced and control requests. Default: a writer from
-	// internal/kafka.NewWriter(Kafka), closed by Close.
+	// internal/kafka.NewProducer(Kafka), closed by Close.
 	Publisher Publisher
 	// Registry receives the metrics served on /metrics. Default: a new registry with the
 	// Go and process collectors.
@@ -73,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
+	}
+	if c.MaxSSEClients == 0 {
+		c.MaxSSEClients = DefaultMaxSSEClients
 	}
 	if len(c.Definitions) == 0 {
 		c.Definitions = []*saga.Definition{order.Definition()}
@@ -101,6 +128,15 @@ func (c Config) Validate() error {
 	if c.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))
 	}
+	if c.MaxSSEClients < 0 {
+		errs = append(errs, fmt.Errorf("max SSE clients %d: must not be negative (0: the default)", c.MaxSSEClients))
+	}
+	if c.Token != strings.TrimSpace(c.Token) {
+		errs = append(errs, errors.New("token: must not begin or end with white space"))
+	}
+	if _, err := crossOrigin(c.AllowedOrigins); err != nil {
+		errs = append(errs, err)
+	}
 	for _, d := range c.Definitions {
 		if d == nil {
 			errs = append(errs, errors.New("definitions: nil definition"))
@@ -119,11 +155,18 @@ type Service struct {
 	log     zerolog.Logger
 	model   *ReadModel
 	pub     Publisher
-	ownPub  *kafkago.Writer
+	ownPub  *pkafka.Producer
 	defs    map[string]*saga.Definition
 	metrics *metrics
 	handler http.Handler
 	ui      *ui
+	guard   *guard // nil without a token
+	origins *http.CrossOriginProtection
+	privacy privacy
+	// sseClients counts the open /events streams (at most cfg.MaxSSEClients).
+	sseClients atomic.Int64
+	// timeouts are the HTTP server's (tests shorten them).
+	timeouts serverTimeouts
 
 	stopSSE     chan struct{} // closed when the HTTP server shuts down
 	stopSSEOnce sync.Once
@@ -150,8 +193,14 @@ func New(cfg Config) (*Service, error) {
 	for _, d := range cfg.Definitions {
 		s.defs[d.Name] = d
 	}
+	if cfg.Token != "" {
+		s.guard = newGuard(cfg.Token)
+	}
+	s.origins, _ = crossOrigin(cfg.AllowedOrigins) // checked by Validate
+	s.privacy = privacy{showPersonal: cfg.ShowPersonalData}
+	s.timeouts = serverTimeouts{readHeader: ReadHeaderTimeout, read: ReadTimeout, write: WriteTimeout, idle: IdleTimeout}
 	if s.pub == nil {
-		s.ownPub = pkafka.NewWriter(cfg.Kafka)
+		s.ownPub = pkafka.NewProducer(cfg.Kafka)
 		s.pub = s.ownPub
 	}
 	reg := cfg.Registry
@@ -197,17 +246,41 @@ func (s *Service) Close() error {
 
 func (s *Service) closeStreams() { s.stopSSEOnce.Do(func() { close(s.stopSSE) }) }
 
+// crossOrigin is the check of every request that may change something (see protect):
+// Sec-Fetch-Site, else Origin, must name this server or one of trusted.
+func crossOrigin(trusted []string) (*http.CrossOriginProtection, error) {
+	cop := http.NewCrossOriginProtection()
+	var errs []error
+	for _, o := range trusted {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("allowed origins: %w (want scheme://host[:port])", err))
+		}
+	}
+	return cop, errors.Join(errs...)
+}
+
+// serverTimeouts are the timeouts of the HTTP server.
+type serverTimeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
+// httpServer is the server Serve runs: the handler and the timeouts.
+func (s *Service) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.timeouts.readHeader,
+		ReadTimeout:       s.timeouts.read,
+		WriteTimeout:      s.timeouts.write,
+		IdleTimeout:       s.timeouts.idle,
+	}
+}
+
 // Serve consumes the changelog and serves HTTP on ln until ctx ends; then it shuts the
 // server down (waiting up to 5s for requests in flight) and returns. It returns early
 // with an error if consuming fails for good (a partition count mismatch) or the server
 // fails.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := s.httpServer()
 	srv.RegisterOnShutdown(s.closeStreams)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Consume(gctx) })

@@ -219,6 +219,19 @@ func (m *ReadModel) decodeSnapshot(key, value []byte) (*decodedSnapshot, error) 
 	if id == "" {
 		return nil, errors.New("decoding snapshot: no order ID in key or state")
 	}
+	var in struct {
+		Total    int64  `json:"total"`
+		Currency string `json:"currency"`
+		Payment  struct {
+			Token string `json:"token"`
+		} `json:"payment"`
+	}
+	hasInput := len(js.Input) > 0 && json.Unmarshal(js.Input, &in) == nil
+	if hasInput {
+		// The payment token never reaches the free text the read model holds (see
+		// privacy); the input itself is redacted when shown.
+		scrubSnapshot(&js, in.Payment.Token)
+	}
 	s := snapState{
 		version:    js.Version,
 		sagaStatus: intern(string(js.Status)),
@@ -229,11 +242,7 @@ func (m *ReadModel) decodeSnapshot(key, value []byte) (*decodedSnapshot, error) 
 		failedStep: intern(js.FailedStep),
 		input:      js.Input,
 	}
-	var in struct {
-		Total    int64  `json:"total"`
-		Currency string `json:"currency"`
-	}
-	if len(js.Input) > 0 && json.Unmarshal(js.Input, &in) == nil {
+	if hasInput {
 		s.total, s.currency = in.Total, intern(in.Currency)
 	}
 	s.milestones = intern(strings.Join(js.Milestones, milestoneSep))

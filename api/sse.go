@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -37,11 +38,41 @@ func (s *Service) stats() Stats {
 	return Stats{Time: time.Now().UTC(), Ready: s.model.Ready(), Total: total, Counts: counts, Throughput: s.model.Throughput()}
 }
 
+// sseWriteTimeout bounds each write of a stream; the server's WriteTimeout does not apply
+// to streams (it would end them).
+const sseWriteTimeout = 10 * time.Second
+
+// sseRetryAfter is the Retry-After of a stream refused at the limit, in seconds.
+const sseRetryAfter = "5"
+
 // events streams server-sent events: "stats" (Stats) at once and every second, and
 // "orders" (OrdersEvent) every second in which orders changed. It ends when the client
-// goes away or the server shuts down.
+// goes away or the server shuts down. Beyond Config.MaxSSEClients open streams it answers
+// 503 with Retry-After.
 func (s *Service) events(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead { // no stream to hold open
+		w.Header().Set("Content-Type", "text/event-stream")
+		return
+	}
+	if n := s.sseClients.Add(1); n > int64(s.cfg.MaxSSEClients) {
+		s.sseClients.Add(-1)
+		s.metrics.rejected.WithLabelValues("too_many_streams").Inc()
+		w.Header().Set("Retry-After", sseRetryAfter)
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many open event streams (the limit is %d, "+
+			"--max-sse-clients): try again later", s.cfg.MaxSSEClients), nil)
+		return
+	}
+	defer s.sseClients.Add(-1)
 	rc := http.NewResponseController(w)
+	// Each write gets its own deadline instead of the server's WriteTimeout, which counts
+	// from the start of the request and would cut every stream.
+	deadline := func() bool {
+		err := rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+		return err == nil || errors.Is(err, http.ErrNotSupported)
+	}
+	if !deadline() {
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -53,7 +84,7 @@ func (s *Service) events(w http.ResponseWriter, r *http.Request) {
 
 	send := func(event string, v any) bool {
 		data, err := json.Marshal(v)
-		if err != nil {
+		if err != nil || !deadline() {
 			return false
 		}
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {

@@ -57,7 +57,7 @@ func newUI(s *Service) (*ui, error) {
 		"window":     window,
 		"attempts":   func(r saga.RetryPolicy) int { return r.WithDefaults().MaxAttempts },
 	}
-	for _, page := range []string{"index", "orders", "order", "saga", "notfound"} {
+	for _, page := range []string{"index", "orders", "order", "saga", "notfound", "login"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", page, err)
@@ -81,6 +81,9 @@ func (u *ui) routes(mux *http.ServeMux, handle func(string, http.HandlerFunc)) {
 	handle("GET /ui/orders/{id}", u.order)
 	handle("GET /ui/orders/{id}/live", u.orderLive)
 	handle("GET /ui/saga", u.saga)
+	handle("GET /login", u.loginPage)
+	handle("POST /login", u.login)
+	handle("POST /logout", u.logout)
 	handle("GET /ui/go", func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimSpace(r.URL.Query().Get("id"))
 		if id == "" || strings.Contains(id, "/") {
@@ -102,12 +105,15 @@ type page struct {
 	Nav      string
 	Ready    bool
 	Statuses []order.Status
-	Data     any
+	// Auth is set when the API requires a token: the pages offer to log out.
+	Auth bool
+	Data any
 }
 
 func (u *ui) render(w http.ResponseWriter, code int, name, tmpl string, p page) {
 	p.Ready = u.s.model.Ready()
 	p.Statuses = Statuses
+	p.Auth = u.s.guard != nil
 	var buf bytes.Buffer
 	if err := u.pages[name].ExecuteTemplate(&buf, tmpl, p); err != nil {
 		u.s.log.Error().Err(err).Str("page", name).Msg("rendering page")

@@ -4,38 +4,46 @@
 window.podium = (() => {
   const live = document.getElementById('live');
 
-  // stream subscribes to the server-sent events of /events; handlers maps an event name
-  // ("stats", "orders") to a function of its parsed data.
-  function stream(handlers) {
-    const es = new EventSource('/events');
-    es.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
-    es.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'live off'; };
-    for (const [name, fn] of Object.entries(handlers)) {
-      es.addEventListener(name, (e) => fn(JSON.parse(e.data)));
-    }
-    es.addEventListener('stats', (e) => {
-      const banner = document.getElementById('restoring');
-      if (banner) banner.hidden = JSON.parse(e.data).ready;
-    });
-    return es;
+  // toLogin sends the browser to the login page, coming back here afterwards.
+  function toLogin() {
+    window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
-  // post sends a JSON POST; on 401 it asks for the API token once and retries.
-  async function post(url, body) {
-    const send = () => {
-      const headers = { 'Content-Type': 'application/json' };
-      const token = sessionStorage.getItem('podium-token');
-      if (token) headers.Authorization = 'Bearer ' + token;
-      return fetch(url, { method: 'POST', headers, body: JSON.stringify(body || {}) });
-    };
-    let r = await send();
-    if (r.status === 401) {
-      const token = window.prompt('This API requires a token (podium api --token). Token:');
-      if (token) {
-        sessionStorage.setItem('podium-token', token.trim());
-        r = await send();
+  // stream subscribes to the server-sent events of /events; handlers maps an event name
+  // ("stats", "orders") to a function of its parsed data. A stream the server refused (401
+  // when the session ended, 503 at the stream limit) is not retried by the browser: it
+  // goes to the login page, or tries again a few seconds later.
+  function stream(handlers) {
+    let es;
+    const connect = () => {
+      es = new EventSource('/events');
+      es.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
+      es.onerror = () => {
+        live.textContent = 'reconnecting…'; live.className = 'live off';
+        if (es.readyState !== EventSource.CLOSED) return;
+        fetch('/orders?limit=1').then((r) => {
+          if (r.status === 401) toLogin();
+          else setTimeout(connect, 5000);
+        }, () => setTimeout(connect, 5000));
+      };
+      for (const [name, fn] of Object.entries(handlers)) {
+        es.addEventListener(name, (e) => fn(JSON.parse(e.data)));
       }
-    }
+      es.addEventListener('stats', (e) => {
+        const banner = document.getElementById('restoring');
+        if (banner) banner.hidden = JSON.parse(e.data).ready;
+      });
+    };
+    connect();
+  }
+
+  // post sends a JSON POST (the session cookie goes with it); on 401 the session ended:
+  // log in again.
+  async function post(url, body) {
+    const r = await fetch(url, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}),
+    });
+    if (r.status === 401) toLogin();
     return r;
   }
 

@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/podiumhq/podium/api"
+	"github.com/podiumhq/podium/internal/tracing"
 )
 
 func newAPICmd() *cobra.Command {
@@ -16,6 +19,9 @@ func newAPICmd() *cobra.Command {
 		addr       string
 		partitions int
 		token      string
+		showPD     bool
+		origins    string
+		maxSSE     int
 		maxBody    int
 		retention  time.Duration
 		maxOrders  int
@@ -28,7 +34,10 @@ func newAPICmd() *cobra.Command {
 			"(GET/POST /orders, cancel, retry), the live dashboard at /, /healthz, /readyz (ready once\n" +
 			"both topics are restored) and /metrics. It holds the orders in flight and the finished ones\n" +
 			"for --retention after they finished, at most --max-orders orders (oldest finished dropped\n" +
-			"first). Run as many as you like: each builds its own read model.",
+			"first). Run as many as you like: each builds its own read model.\n\n" +
+			"With --token every endpoint but /healthz, /readyz and /metrics needs it (Authorization: Bearer, or the\n" +
+			"dashboard's login page). Payment tokens are never shown; email and address are masked unless\n" +
+			"--show-personal-data. POSTs must be application/json from this origin or --allowed-origins.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger("api")
@@ -39,24 +48,38 @@ func newAPICmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			masked := ""
+			cfg := api.Config{
+				Kafka:            kcfg,
+				Addr:             addr,
+				Partitions:       partitions,
+				Token:            token,
+				ShowPersonalData: showPD,
+				AllowedOrigins:   splitList(origins),
+				MaxSSEClients:    maxSSE,
+				MaxBody:          int64(maxBody),
+				Retention:        retention,
+				MaxOrders:        maxOrders,
+				Logger:           log,
+			}
+			// The security settings, never the token itself.
+			auth, masked := "off", ""
 			if token != "" {
-				masked = "********"
+				auth, masked = "on", "********"
+			}
+			personal := "masked"
+			if showPD {
+				personal = "shown"
 			}
 			kafka.logFields(log.Info()).Str("addr", addr).Int("partitions", partitions).
-				Str("token", masked).Int("max_body", maxBody).Dur("retention", retention).Int("max_orders", maxOrders).
+				Str("auth", auth).Str("token", masked).Str("personal_data", personal).
+				Strs("allowed_origins", cfg.AllowedOrigins).Int("max_sse_clients", maxSSE).
+				Int("max_body", maxBody).Dur("retention", retention).Int("max_orders", maxOrders).
 				Msg("configuration")
-			cfg := api.Config{
-				Kafka:      kcfg,
-				Addr:       addr,
-				Partitions: partitions,
-				Token:      token,
-				MaxBody:    int64(maxBody),
-				Retention:  retention,
-				MaxOrders:  maxOrders,
-				Logger:     log,
+			if token == "" && !isLoopback(addr) {
+				log.Warn().Str("addr", addr).Msg("the API has no token and listens beyond loopback: whoever reaches it can read " +
+					"and cancel orders; set --token (PODIUM_TOKEN), or publish it on a trusted interface only")
 			}
-			if err := api.Run(cmd.Context(), cfg); err != nil {
+			if err := traced(cmd.Context(), tracing.ServiceAPI, log, func() error { return api.Run(cmd.Context(), cfg) }); err != nil {
 				return fmt.Errorf("api: %w", err)
 			}
 			log.Info().Msg("stopped")
@@ -68,11 +91,41 @@ func newAPICmd() *cobra.Command {
 	logs.register(fs)
 	stringFlag(fs, &addr, "addr", api.DefaultAddr, "HTTP listen address of the API and dashboard")
 	intFlag(fs, &partitions, "partitions", 0, "partition count podium.saga-state must have (0: any)")
-	stringFlag(fs, &token, "token", "", "bearer token required by POST endpoints (empty: no authentication; never logged)")
+	stringFlag(fs, &token, "token", "",
+		"token required by every endpoint but /healthz, /readyz and /metrics (bearer header, or the dashboard's login); empty: no authentication; never logged")
+	boolFlag(fs, &showPD, "show-personal-data", false,
+		"show customers' email and address in full (default: masked; payment tokens are never shown)")
+	stringFlag(fs, &origins, "allowed-origins", "",
+		"comma-separated origins (scheme://host[:port]) besides the API's own allowed to send POST requests from a browser")
+	intFlag(fs, &maxSSE, "max-sse-clients", api.DefaultMaxSSEClients, "most open /events streams; beyond it 503 with Retry-After")
 	intFlag(fs, &maxBody, "max-body", api.DefaultMaxBody, "largest request body accepted, in bytes (larger: 413)")
 	durationFlag(fs, &retention, "retention", api.DefaultRetention,
 		"how long a finished order (completed, cancelled) stays in the read model after it finished; match the orchestrator's --retention")
 	intFlag(fs, &maxOrders, "max-orders", api.DefaultMaxOrders,
 		"most orders held (~720 bytes each); beyond it the oldest finished are dropped, orders in flight never")
 	return cmd
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// isLoopback reports whether a listen address is reachable from this machine only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

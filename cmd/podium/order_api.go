@@ -20,8 +20,9 @@ import (
 
 // apiClient calls a running `podium api`.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string // PODIUM_API_TOKEN: the API's --token, sent as a bearer token
+	http  *http.Client
 }
 
 func newAPIClient(base string) (*apiClient, error) {
@@ -29,7 +30,7 @@ func newAPIClient(base string) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--api-url %q: want http(s)://host:port", base)
 	}
-	return &apiClient{base: u.String(), http: &http.Client{Timeout: 15 * time.Second}}, nil
+	return &apiClient{base: u.String(), token: envString("api-token", ""), http: &http.Client{Timeout: 15 * time.Second}}, nil
 }
 
 // get fetches path into v; an error answer becomes an error with the API's message.
@@ -39,6 +40,9 @@ func (c *apiClient) get(ctx context.Context, path string, v any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("calling the API (is `podium api` running?): %w", err)
@@ -70,7 +74,7 @@ func (c *apiClient) get(ctx context.Context, path string, v any) error {
 }
 
 func apiURLFlag(cmd *cobra.Command, p *string) {
-	stringFlag(cmd.Flags(), p, "api-url", "http://127.0.0.1:8080", "base URL of `podium api`")
+	stringFlag(cmd.Flags(), p, "api-url", "http://127.0.0.1:8080", "base URL of `podium api` (its token, if it has one, from PODIUM_API_TOKEN)")
 }
 
 func newOrderGetCmd() *cobra.Command {
