@@ -24,7 +24,8 @@ import (
 //
 // A bare OrderPlaced gets a synthesised envelope: Type TypeOrderPlaced, Subject the order ID,
 // Source SourceBare, ID a UUID derived from topic, partition and offset (so a redelivered
-// record gets the same ID), no Time.
+// record gets the same ID), no Time. A record without a traceparent attribute (a bare one
+// always) takes TraceParent from its HeaderTraceParent header, if it has one.
 //
 // Decode checks, in this order, and returns a *DecodeError for the first problem found:
 // the value size (at most MaxRecordSize, before parsing); the JSON; that the type is known
@@ -42,8 +43,18 @@ func Decode(r Record) (Envelope, error) {
 	if err != nil {
 		return Envelope{}, err
 	}
+	if e.TraceParent == "" && len(r.Headers) > 0 {
+		// Like the attribute, not validated beyond its length: a bad trace header must not
+		// dead-letter a record, and one too long is dropped.
+		if tp, ok := header(r.Headers, HeaderTraceParent); ok && len(tp) <= maxTraceParent {
+			e.TraceParent = tp
+		}
+	}
 	return e, nil
 }
+
+// maxTraceParent is the longest traceparent accepted (envelope.v1's maxLength).
+const maxTraceParent = 512
 
 // decoder decodes one record.
 type decoder struct {

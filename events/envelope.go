@@ -27,6 +27,10 @@ const (
 	HeaderContentType = "content-type"
 	// BinaryHeaderPrefix starts the name of every attribute header in binary mode (ce_id, ce_type, ...).
 	BinaryHeaderPrefix = "ce_"
+	// HeaderTraceParent is the plain W3C trace-context Kafka header (what OpenTelemetry's
+	// Kafka instrumentations write). Decode reads it into Envelope.TraceParent when the
+	// record has no traceparent attribute: a bare OrderPlaced has none.
+	HeaderTraceParent = "traceparent"
 	// MaxRecordSize is the largest record value Decode accepts (1 MiB); larger values are
 	// rejected before they are parsed.
 	MaxRecordSize = 1 << 20

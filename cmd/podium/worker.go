@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/internal/tracing"
 	"github.com/podiumhq/podium/workers"
 	"github.com/podiumhq/podium/workers/inventory"
 	"github.com/podiumhq/podium/workers/notification"
@@ -117,7 +118,7 @@ func newWorkerCmd() *cobra.Command {
 				Float64("duplicate_rate", duplicateRate).Int("seed", seed).Str("effects_file", effectsLog).
 				Str("metrics_addr", metricsAddr).Msg("configuration")
 
-			if err := workers.Run(cmd.Context(), cfg, newHandler(effects)); err != nil {
+			if err := traced(cmd.Context(), tracing.ServiceWorker(name), log, func() error { return workers.Run(cmd.Context(), cfg, newHandler(effects)) }); err != nil {
 				return err // workers.Run names the worker
 			}
 			log.Info().Str("worker", name).Msg("stopped")
