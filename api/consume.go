@@ -51,6 +51,9 @@ func (s *Service) Consume(ctx context.Context) error {
 		{topic: events.TopicOrdersEvents, apply: s.applyEvent},
 	}
 	start := time.Now()
+	// After restore, one long poll follows every partition of both topics.
+	live := pkafka.NewFeed(s.cfg.Kafka, pkafka.FeedConfig{MaxWait: 500 * time.Millisecond, MaxBytes: 16 << 20, Logger: s.log})
+	defer live.Close()
 	var (
 		wg       sync.WaitGroup
 		restored sync.WaitGroup
@@ -65,7 +68,7 @@ func (s *Service) Consume(ctx context.Context) error {
 				end, ok := s.restorePartition(ctx, f, p)
 				restored.Done()
 				if ok {
-					s.follow(ctx, f, p, end)
+					s.follow(ctx, live, f, p, end)
 				}
 			}()
 		}
@@ -171,35 +174,26 @@ func (s *Service) restorePartition(ctx context.Context, f feed, p int) (int64, b
 	}
 }
 
-// follow reads partition p of f's topic from offset until ctx ends, reconnecting after
-// errors.
-func (s *Service) follow(ctx context.Context, f feed, p int, offset int64) {
+// follow reads partition p of f's topic from offset with live until ctx ends, subscribing
+// again after errors.
+func (s *Service) follow(ctx context.Context, live *pkafka.Feed, f feed, p int, offset int64) {
 	log := s.log.With().Str("topic", f.topic).Int("partition", p).Logger()
-	brokers := s.cfg.Kafka.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{pkafka.DefaultBroker}
-	}
 	wait := retryMin
 	for ctx.Err() == nil {
-		r := kafkago.NewReader(kafkago.ReaderConfig{
-			Brokers:   brokers,
-			Topic:     f.topic,
-			Partition: p,
-			Dialer:    s.cfg.Kafka.Dialer(),
-			MinBytes:  1,
-			MaxBytes:  16 << 20,
-			MaxWait:   500 * time.Millisecond,
-		})
-		err := r.SetOffset(offset)
+		sub, err := live.Subscribe(ctx, map[pkafka.TopicPartition]int64{{Topic: f.topic, Partition: p}: offset})
 		for err == nil {
-			var m kafkago.Message
-			if m, err = r.FetchMessage(ctx); err == nil {
-				f.apply(m)
-				offset = m.Offset + 1
+			var recs []kafkago.Message
+			if recs, err = sub.Next(ctx, 0); err == nil {
+				for _, m := range recs {
+					f.apply(m)
+					offset = m.Offset + 1
+				}
 				wait = retryMin
 			}
 		}
-		_ = r.Close()
+		if sub != nil {
+			sub.Close()
+		}
 		if ctx.Err() != nil {
 			return
 		}

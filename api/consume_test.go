@@ -77,7 +77,7 @@ func timelineMessage(t *testing.T, tl events.SagaTimeline) kafkago.Message {
 
 func writeMessages(t *testing.T, kc pkafka.Config, msgs ...kafkago.Message) {
 	t.Helper()
-	w := pkafka.NewWriter(kc)
+	w := pkafka.NewProducer(kc)
 	defer w.Close()
 	if err := w.WriteMessages(testContext(t, 20*time.Second), msgs...); err != nil {
 		t.Fatalf("writing %d records: %v", len(msgs), err)

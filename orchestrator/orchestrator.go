@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
@@ -15,6 +16,10 @@ import (
 // ErrPartitionMismatch reports topics whose partition count differs from the configured
 // one. Co-partitioning is what makes ownership work, so Run refuses to start.
 var ErrPartitionMismatch = errors.New("partition count mismatch")
+
+// feedMaxWait is the long poll of the orchestrator's fetches: with no input, a fetch returns
+// after it, so it is also the longest a newly assigned partition waits for its first fetch.
+const feedMaxWait = 250 * time.Millisecond
 
 // messageWriter is what a processor needs from a Kafka writer.
 type messageWriter interface {
@@ -45,6 +50,14 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Logger.Error().Err(err).Msg("closing producer")
 		}
 	}()
+	// One Feed for every partition processor: one long poll covers every owned partition of
+	// every input topic (and the changelog's tail).
+	feed := pkafka.NewFeed(cfg.Kafka, pkafka.FeedConfig{MaxWait: feedMaxWait, MaxBytes: 8 << 20, Buffered: 2 * cfg.BatchSize, Logger: cfg.Logger})
+	defer func() {
+		if err := feed.Close(); err != nil {
+			cfg.Logger.Error().Err(err).Msg("closing the feed")
+		}
+	}()
 	cfg.Logger.Info().Int("partitions", cfg.Partitions).Str("group_id", cfg.GroupID).
 		Strs("topics", cfg.inputTopics()).Msg("joining orchestrator group")
 	err := pkafka.RunGroup(ctx, pkafka.GroupConfig{
@@ -57,6 +70,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Metrics.OwnedPartitions.Inc()
 		defer cfg.Metrics.OwnedPartitions.Dec()
 		p := newProcessor(cfg, w, a)
+		p.feed = feed
 		if err := p.run(ctx); err != nil && ctx.Err() == nil {
 			// Returning ends this generation: the group rejoins and the partition is
 			// restored afresh, which is the recovery for every processor failure.

@@ -58,7 +58,7 @@ func ExampleRun() {
 	for _, h := range headers {
 		msg.Headers = append(msg.Headers, kafkago.Header{Key: h.Key, Value: h.Value})
 	}
-	w := pkafka.NewWriter(kcfg)
+	w := pkafka.NewProducer(kcfg)
 	defer w.Close()
 	if err := w.WriteMessages(ctx, msg); err != nil {
 		fmt.Println(err)

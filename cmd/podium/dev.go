@@ -181,7 +181,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	for i := range orders {
 		orders[i] = g.Next()
 	}
-	w := pkafka.NewWriter(kcfg)
+	w := pkafka.NewProducer(kcfg)
 	defer w.Close()
 	fmt.Fprintf(stdout, "placing %d sample orders (seed %d)…\n", len(orders), o.Seed)
 	if err := tracking.Place(ctx, w, orders, nil); err != nil {

@@ -40,9 +40,9 @@ func EnsureHopTopics(ctx context.Context, cfg pkafka.Config, partitions int) err
 // Echo is the responder of the raw command/reply hop, the bare minimum of a worker: for
 // every partition of HopRequestsTopic it long-polls a batch of requests (from the end of the
 // partition at start, kafkago.Client.Fetch as the workers fetch) and writes each request
-// back, same key and value, to HopRepliesTopic in one synchronous WriteMessages of
-// kafka-go's Writer with podium's settings (pkafka.NewWriter). It has no consumer group, no
-// commits, no decoding and no idempotency store: the hop is kafka-go and the broker alone.
+// back, same key and value, to HopRepliesTopic in one synchronous WriteMessages of podium's
+// writer (pkafka.Producer). It has no consumer group, no commits, no decoding and no
+// idempotency store: the hop is the Kafka client and the broker alone.
 // It runs until ctx ends; ready is called once every partition is being read.
 func Echo(ctx context.Context, cfg pkafka.Config, partitions int, ready func(), log zerolog.Logger) error {
 	starts, err := client.EndOffsets(ctx, cfg, HopRequestsTopic)
@@ -52,7 +52,7 @@ func Echo(ctx context.Context, cfg pkafka.Config, partitions int, ready func(), 
 	if len(starts) != partitions {
 		return fmt.Errorf("topic %s has %d partitions, want %d", HopRequestsTopic, len(starts), partitions)
 	}
-	w := pkafka.NewWriter(cfg)
+	w := pkafka.NewProducer(cfg)
 	defer w.Close()
 	return fetchPartitions(ctx, cfg, HopRequestsTopic, starts, ready, func(ctx context.Context, _ int, recs []kafkago.Message) error {
 		out := make([]kafkago.Message, len(recs))
@@ -179,15 +179,13 @@ type HopConfig struct {
 	Warmup, Duration time.Duration
 	// Timeout gives up on one request's reply. Default: 10s.
 	Timeout time.Duration
-	// BatchTimeout, when not zero, overrides the writer's BatchTimeout.
-	BatchTimeout time.Duration
 }
 
 // Hop measures the raw command/reply hop against a running Echo: InFlight requesters each
 // write a request (keyed to spread over the partitions) and wait for its echo, read from
 // HopRepliesTopic by one fetching goroutine per partition, then send the next. The requests
-// go through one shared kafka-go Writer with podium's settings (pkafka.NewWriter: acks all,
-// 1 ms BatchTimeout), which batches the concurrent requesters' records per partition.
+// go through one shared pkafka.Producer (acks all), which merges the concurrent requesters'
+// records into one request while another is in flight.
 func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 	if hc.Timeout == 0 {
 		hc.Timeout = 10 * time.Second
@@ -196,10 +194,7 @@ func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 	if err != nil {
 		return HopResult{}, err
 	}
-	w := pkafka.NewWriter(hc.Kafka)
-	if hc.BatchTimeout != 0 {
-		w.BatchTimeout = hc.BatchTimeout
-	}
+	w := pkafka.NewProducer(hc.Kafka)
 	defer w.Close()
 
 	var waiters sync.Map // key -> chan struct{}
@@ -326,7 +321,7 @@ type ProduceResult struct {
 // writers goroutines each write synchronous batches of batch records (keys spread over the
 // partitions, hopValueSize-byte values) for d.
 func RawProduce(ctx context.Context, cfg pkafka.Config, writers, batch int, d time.Duration) (ProduceResult, error) {
-	w := pkafka.NewWriter(cfg)
+	w := pkafka.NewProducer(cfg)
 	defer w.Close()
 	value := make([]byte, hopValueSize)
 	var (

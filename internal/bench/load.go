@@ -141,18 +141,23 @@ type lifecycleDoc struct {
 }
 
 // follow reads orders.events from starts and feeds every terminal event to r until ctx
-// ends. One long-poll Fetch request covers every partition (pkafka.Fetcher), so following
+// ends. One long-poll Fetch request covers every partition (pkafka.Feed), so following
 // costs the broker as few requests as it can.
 func follow(ctx context.Context, cfg pkafka.Config, starts []int64, r *recorder, ready func()) error {
-	f := pkafka.NewFetcher(cfg)
+	f := pkafka.NewFeed(cfg, pkafka.FeedConfig{MaxWait: fetchMaxWait, MaxBytes: 8 << 20, Buffered: 100_000})
 	defer f.Close()
 	offsets := make(map[pkafka.TopicPartition]int64, len(starts))
 	for p, o := range starts {
 		offsets[pkafka.TopicPartition{Topic: events.TopicOrdersEvents, Partition: p}] = o
 	}
+	sub, err := f.Subscribe(ctx, offsets)
+	if err != nil {
+		return fmt.Errorf("following %s: %w", events.TopicOrdersEvents, err)
+	}
+	defer sub.Close()
 	ready()
-	for ctx.Err() == nil {
-		res, err := f.Fetch(ctx, offsets, fetchMaxWait, 8<<20)
+	for {
+		recs, err := sub.Next(ctx, 0)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -160,26 +165,17 @@ func follow(ctx context.Context, cfg pkafka.Config, starts []int64, r *recorder,
 			return fmt.Errorf("following %s: %w", events.TopicOrdersEvents, err)
 		}
 		now := time.Now()
-		for tp, pr := range res {
-			if pr.Err != nil {
-				return fmt.Errorf("following %s[%d]: %w", tp.Topic, tp.Partition, pr.Err)
+		for _, m := range recs {
+			var d lifecycleDoc
+			if json.Unmarshal(m.Value, &d) != nil {
+				continue
 			}
-			for _, m := range pr.Records {
-				var d lifecycleDoc
-				if json.Unmarshal(m.Value, &d) != nil {
-					continue
-				}
-				switch d.Type {
-				case events.TypeOrderCompleted, events.TypeOrderCancelled, events.TypeOrderFailed:
-					r.observe(d.Data.OrderID, d.Data.Status, d.Data.Reason, now)
-				}
-			}
-			if n := len(pr.Records); n > 0 {
-				offsets[tp] = pr.Records[n-1].Offset + 1
+			switch d.Type {
+			case events.TypeOrderCompleted, events.TypeOrderCancelled, events.TypeOrderFailed:
+				r.observe(d.Data.OrderID, d.Data.Status, d.Data.Reason, now)
 			}
 		}
 	}
-	return nil
 }
 
 // messageWriter is what the load generator needs of a writer.

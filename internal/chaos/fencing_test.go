@@ -148,7 +148,7 @@ func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := pkafka.NewWriter(s.kafka)
+			w := pkafka.NewProducer(s.kafka)
 			defer w.Close()
 			if err := w.WriteMessages(ctx, kafkago.Message{Topic: events.TopicSagaState, Key: []byte(id), Value: value}); err != nil {
 				t.Fatal(err)

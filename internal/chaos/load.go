@@ -20,7 +20,7 @@ import (
 // see what becomes of them. Safe for concurrent use.
 type Load struct {
 	cfg     pkafka.Config
-	w       *kafkago.Writer
+	w       *pkafka.Producer
 	log     zerolog.Logger
 	Tracker *sample.Tracker
 
@@ -41,7 +41,7 @@ func NewLoad(ctx context.Context, cfg pkafka.Config, prefix string, seed uint64,
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Load{
 		cfg:     cfg,
-		w:       pkafka.NewWriter(cfg),
+		w:       pkafka.NewProducer(cfg),
 		log:     log,
 		Tracker: sample.NewTracker(),
 		gen:     sample.NewGenerator(prefix, seed),

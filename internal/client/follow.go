@@ -2,14 +2,13 @@
 // operator requests and follows topics across all of their partitions without a consumer
 // group. Follow is used by
 // `podium order watch`, `podium dev` and the end-to-end tests to see lifecycle
-// events as they are published. Each partition is read by its own goroutine; the callback
-// is called from one goroutine at a time.
+// events as they are published. One long poll covers every partition (pkafka.Feed); the
+// callback is called from one goroutine.
 package client
 
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -37,54 +36,30 @@ func Follow(ctx context.Context, cfg pkafka.Config, topic string, from []int64, 
 	if len(starts) != n {
 		return fmt.Errorf("following %s: %d start offsets for %d partitions", topic, len(starts), n)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs = make(chan error, n)
-	)
+	f := pkafka.NewFeed(cfg, pkafka.FeedConfig{MaxWait: 250 * time.Millisecond, MaxBytes: 8 << 20})
+	defer f.Close()
+	offsets := make(map[pkafka.TopicPartition]int64, n)
 	for p := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := kafkago.NewReader(kafkago.ReaderConfig{
-				Brokers: cfg.Brokers, Topic: topic, Partition: p, Dialer: cfg.Dialer(),
-				MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond,
-			})
-			defer r.Close()
-			if err := r.SetOffset(starts[p]); err != nil {
-				errs <- fmt.Errorf("seeking %s[%d]: %w", topic, p, err)
-				return
-			}
-			for {
-				m, err := r.FetchMessage(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						errs <- fmt.Errorf("reading %s[%d]: %w", topic, p, err)
-					}
-					return
-				}
-				env, derr := events.Decode(events.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
-					Key: m.Key, Value: m.Value, Headers: headers(m.Headers)})
-				mu.Lock()
-				fn(m, env, derr)
-				mu.Unlock()
-			}
-		}()
+		offsets[pkafka.TopicPartition{Topic: topic, Partition: p}] = starts[p]
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case err := <-errs:
-		cancel()
-		<-done
-		return err
-	case <-ctx.Done():
-		<-done
-		return nil
+	sub, err := f.Subscribe(ctx, offsets)
+	if err != nil {
+		return fmt.Errorf("following %s: %w", topic, err)
+	}
+	defer sub.Close()
+	for {
+		recs, err := sub.Next(ctx, 0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", topic, err)
+		}
+		for _, m := range recs {
+			env, derr := events.Decode(events.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
+				Key: m.Key, Value: m.Value, Headers: headers(m.Headers)})
+			fn(m, env, derr)
+		}
 	}
 }
 

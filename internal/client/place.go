@@ -9,7 +9,7 @@ import (
 	"github.com/podiumhq/podium/events"
 )
 
-// Writer is what placing orders needs from a Kafka writer (internal/kafka.NewWriter).
+// Writer is what placing orders needs from a Kafka writer (internal/kafka.Producer).
 type Writer interface {
 	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
 }

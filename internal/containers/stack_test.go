@@ -113,7 +113,7 @@ type stack struct {
 	docker *testcontainers.DockerClient
 	kafka  pkafka.Config // the test's view: broker:9092 dialled at the published port
 	track  *pclient.Tracking
-	writer *kafkago.Writer
+	writer *pkafka.Producer
 	gen    *sample.Generator
 
 	mu         sync.Mutex
@@ -193,7 +193,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		t.Fatalf("following orders.events: %v", err)
 	}
 	t.Cleanup(s.track.Close)
-	s.writer = pkafka.NewWriter(s.kafka)
+	s.writer = pkafka.NewProducer(s.kafka)
 	t.Cleanup(func() { s.writer.Close() })
 	return s
 }

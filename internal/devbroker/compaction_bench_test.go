@@ -43,7 +43,7 @@ func BenchmarkCompactionPass(b *testing.B) {
 			}
 			defer br.Close()
 			cfg := pkafka.Config{Brokers: []string{br.Addr()}}
-			w := pkafka.NewWriter(cfg)
+			w := pkafka.NewProducer(cfg)
 			defer w.Close()
 			snapshot := make([]byte, 1024)
 			fill := func(topic string, keys []string, value []byte) {

@@ -48,7 +48,7 @@ func start(t *testing.T, c Config) *Broker {
 
 func write(t *testing.T, cfg pkafka.Config, topic string, n int) {
 	t.Helper()
-	w := pkafka.NewWriter(cfg)
+	w := pkafka.NewProducer(cfg)
 	defer w.Close()
 	msgs := make([]kafkago.Message, n)
 	for i := range msgs {

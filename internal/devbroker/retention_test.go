@@ -37,7 +37,7 @@ func topicConfigs(t *testing.T, cfg pkafka.Config, topic string, names ...string
 // writeAt writes n records with the given timestamp in one request: one batch per partition.
 func writeAt(t *testing.T, cfg pkafka.Config, topic, keyPrefix string, n int, at time.Time, value []byte) {
 	t.Helper()
-	w := pkafka.NewWriter(cfg)
+	w := pkafka.NewProducer(cfg)
 	defer w.Close()
 	msgs := make([]kafkago.Message, n)
 	for i := range msgs {
@@ -169,7 +169,7 @@ func TestCompactionPassAppliesRetentionAndDropsOldTombstones(t *testing.T) {
 	// The changelog: a snapshot of a and b, then a's tombstone written two minutes ago (past
 	// delete.retention.ms), b's tombstone now, and c.
 	state := events.TopicSagaState
-	w := pkafka.NewWriter(cfg)
+	w := pkafka.NewProducer(cfg)
 	defer w.Close()
 	for _, m := range []kafkago.Message{
 		{Topic: state, Key: []byte("a"), Value: []byte("snapshot"), Time: now.Add(-3 * time.Minute)},

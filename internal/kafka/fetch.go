@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"time"
 
@@ -19,7 +18,7 @@ type TopicPartition struct {
 	Partition int
 }
 
-// FetchResult is what one Fetcher.Fetch returned for one partition.
+// FetchResult is what one fetch returned for one partition.
 type FetchResult struct {
 	// Records are the partition's records from the offset asked for, in offset order.
 	Records []kafkago.Message
@@ -31,99 +30,23 @@ type FetchResult struct {
 	Err error
 }
 
-// Fetcher long-polls many partitions, of one or several topics, with one Fetch request per
-// leader broker — the orchestrator's partition processor reads partition p of its seven
-// input topics with one request instead of seven kafka-go Readers, each with its own
-// connection and its own long poll. It is safe for concurrent use.
-type Fetcher struct {
+// fetcher sends Fetch requests for many partitions of many topics to one leader broker; Feed
+// runs it. It is safe for concurrent use.
+type fetcher struct {
 	layouts *Producer // reused for its partition-layout cache
 	client  *kafkago.Client
 }
 
-// NewFetcher returns a Fetcher that reaches the cluster with c.
-func NewFetcher(c Config) *Fetcher {
+func newFetcher(c Config) *fetcher {
 	p := NewProducer(c)
-	return &Fetcher{layouts: p, client: p.client}
+	return &fetcher{layouts: p, client: p.client}
 }
 
-// Close releases the Fetcher's connections.
-func (f *Fetcher) Close() error { return f.layouts.Close() }
-
-// Fetch reads every partition of offsets from its offset (the next offset to read). It
-// returns as soon as a broker has a record for one of them, or after maxWait with nothing;
-// maxBytes bounds each partition's share of a response (Kafka still returns at least one
-// whole record batch). With partitions led by several brokers, the requests run in
-// parallel, and Fetch returns with the first response that holds records: the others are
-// abandoned and their partitions are read again by the next call.
-//
-// A partition-level error (an offset out of range, a moved leader) is in that partition's
-// FetchResult; a request-level error is returned. The caller advances its offsets past
-// the records returned.
-func (f *Fetcher) Fetch(ctx context.Context, offsets map[TopicPartition]int64, maxWait time.Duration, maxBytes int) (map[TopicPartition]FetchResult, error) {
-	if len(offsets) == 0 {
-		return nil, errors.New("fetching: no partitions")
-	}
-	var msgs []kafkago.Message
-	for tp := range offsets {
-		if !slices.ContainsFunc(msgs, func(m kafkago.Message) bool { return m.Topic == tp.Topic }) {
-			msgs = append(msgs, kafkago.Message{Topic: tp.Topic})
-		}
-	}
-	layouts, err := f.layouts.layouts(ctx, msgs)
-	if err != nil {
-		return nil, err
-	}
-	byLeader := map[int32][]TopicPartition{}
-	for tp := range offsets {
-		leader := layouts[tp.Topic].leader[tp.Partition]
-		byLeader[leader] = append(byLeader[leader], tp)
-	}
-
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type answer struct {
-		res map[TopicPartition]FetchResult
-		err error
-	}
-	answers := make(chan answer, len(byLeader))
-	for _, tps := range byLeader {
-		go func() {
-			res, err := f.fetchOne(ctx, tps, offsets, maxWait, maxBytes)
-			answers <- answer{res, err}
-		}()
-	}
-	out := make(map[TopicPartition]FetchResult, len(offsets))
-	var errs []error
-	for range byLeader {
-		a := <-answers
-		if a.err != nil {
-			if ctx.Err() == nil {
-				errs = append(errs, a.err)
-			}
-			continue
-		}
-		records := false
-		for tp, r := range a.res {
-			out[tp] = r
-			records = records || len(r.Records) > 0 || r.Err != nil
-		}
-		if records {
-			cancel() // the other brokers' answers would only delay these records
-		}
-	}
-	if err := parent.Err(); err != nil {
-		return nil, fmt.Errorf("fetching: %w", err)
-	}
-	if len(out) == 0 && len(errs) > 0 {
-		f.layouts.forget() // a leader may have moved
-		return nil, errors.Join(errs...)
-	}
-	return out, nil
-}
+// Close releases the fetcher's connections.
+func (f *fetcher) Close() error { return f.layouts.Close() }
 
 // fetchOne sends one Fetch request for tps (one leader).
-func (f *Fetcher) fetchOne(ctx context.Context, tps []TopicPartition, offsets map[TopicPartition]int64, maxWait time.Duration, maxBytes int) (map[TopicPartition]FetchResult, error) {
+func (f *fetcher) fetchOne(ctx context.Context, tps []TopicPartition, offsets map[TopicPartition]int64, maxWait time.Duration, maxBytes int) (map[TopicPartition]FetchResult, error) {
 	sort.Slice(tps, func(i, j int) bool {
 		if tps[i].Topic != tps[j].Topic {
 			return tps[i].Topic < tps[j].Topic
@@ -185,6 +108,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, tps []TopicPartition, offsets ma
 						break // keep what was decoded; the rest is fetched again
 					}
 					if rec.Offset < from {
+						release(rec)
 						continue // a record batch may start before the offset asked for
 					}
 					m, err := toMessage(tp.Topic, tp.Partition, p.HighWatermark, rec)

@@ -58,7 +58,7 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool, describe func() st
 
 func writeMessages(t *testing.T, c Config, msgs ...kafkago.Message) {
 	t.Helper()
-	w := NewWriter(c)
+	w := NewProducer(c)
 	defer w.Close()
 	if err := w.WriteMessages(testContext(t, 20*time.Second), msgs...); err != nil {
 		t.Fatalf("writing %d messages: %v", len(msgs), err)
@@ -85,7 +85,7 @@ func readAll(t *testing.T, c Config, topic string, partition int) ([]kafkago.Mes
 	return got, end
 }
 
-func TestWriterLandsOnHomePartition(t *testing.T) {
+func TestProducerLandsOnHomePartitionWithHeaders(t *testing.T) {
 	_, cfg := newCluster(t)
 	topic := uniqueName(t, "orders")
 	createTopics(t, cfg, TopicSpec{Name: topic, Partitions: 12})
@@ -132,17 +132,6 @@ func TestWriterLandsOnHomePartition(t *testing.T) {
 	}
 }
 
-func TestWriterRefusesMissingTopic(t *testing.T) {
-	_, cfg := newCluster(t)
-	w := NewWriter(cfg)
-	defer w.Close()
-	w.MaxAttempts = 1
-	err := w.WriteMessages(testContext(t, 10*time.Second), kafkago.Message{Topic: uniqueName(t, "missing"), Key: []byte("k")})
-	if !errors.Is(err, kafkago.UnknownTopicOrPartition) {
-		t.Errorf("writing to a missing topic: got %v, want UnknownTopicOrPartition", err)
-	}
-}
-
 func TestReadPartition(t *testing.T) {
 	c, cfg := newCluster(t)
 	topic := uniqueName(t, "changelog")
@@ -170,7 +159,7 @@ func TestReadPartition(t *testing.T) {
 	writeMessages(t, cfg, batch...)
 
 	t.Run("stops at the watermark captured at start", func(t *testing.T) {
-		w := NewWriter(cfg)
+		w := NewProducer(cfg)
 		defer w.Close()
 		var got []int64
 		end, err := ReadPartition(testContext(t, 20*time.Second), cfg, topic, 0, func(m kafkago.Message) error {

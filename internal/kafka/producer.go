@@ -24,8 +24,11 @@ import (
 
 // Producer defaults.
 const (
+	// DefaultBatchBytes is the largest record batch a Producer sends: Kafka's
+	// message.max.bytes default. A partition's records beyond it go in further batches.
+	DefaultBatchBytes = 1 << 20
 	// DefaultProduceAttempts is how many times a batch is sent before WriteMessages gives up
-	// on a retriable error (as NewWriter's MaxAttempts).
+	// on a retriable error.
 	DefaultProduceAttempts = 10
 	// produceTimeout is the broker-side timeout of one Produce request (acks=all).
 	produceTimeout = 10 * time.Second
@@ -52,7 +55,7 @@ const (
 //     goroutines write at the same time share one request; this matters most on a broker
 //     that serves requests one at a time (the embedded broker).
 //
-// Semantics are NewWriter's: RequiredAcks all; every message goes to the partition
+// It is podium's one writer. Its semantics: RequiredAcks all; every message goes to the partition
 // OrderKeyBalancer picks for its key (Message.Partition is ignored); messages of one
 // partition keep their order; no auto topic creation; a retriable error (kafkago.Error
 // that is Temporary, or a broken connection) is retried with backoff up to
@@ -113,7 +116,7 @@ func (p *Producer) WriteMessages(ctx context.Context, msgs ...kafkago.Message) e
 	if len(msgs) == 0 {
 		return nil
 	}
-	w := &pendingWrite{msgs: msgs, done: make(chan error, 1)}
+	w := &pendingWrite{ctx: ctx, msgs: msgs, done: make(chan error, 1)}
 	p.qmu.Lock()
 	p.queue = append(p.queue, w)
 	if !p.sending {
@@ -131,12 +134,21 @@ func (p *Producer) WriteMessages(ctx context.Context, msgs ...kafkago.Message) e
 
 // pendingWrite is one WriteMessages call waiting for its request.
 type pendingWrite struct {
+	ctx  context.Context // the caller's: once it ends, nothing of the call is sent or retried
 	msgs []kafkago.Message
 	done chan error
 }
 
 // drain sends the queued calls, all of them in each request, until the queue is empty; its
 // goroutine then ends.
+//
+// A write never outlives its caller's context (for podium's processors: the consumer-group
+// generation that owns the partition). A call whose context ended before its turn is not
+// sent at all; the merged write of the others is abandoned — no further attempt, no retry —
+// as soon as any of its callers' contexts ends, and every caller gets an error (their
+// contexts end together in practice: a rebalance revokes every partition at once). A request
+// already on the wire when that happens may still be written; the callers see an error and
+// treat the batch as "maybe written", as after any failed write.
 func (p *Producer) drain() {
 	for {
 		p.qmu.Lock()
@@ -148,21 +160,39 @@ func (p *Producer) drain() {
 			return
 		}
 		p.qmu.Unlock()
-		msgs := queued[0].msgs
-		if len(queued) > 1 {
+		live := queued[:0]
+		for _, w := range queued {
+			if err := w.ctx.Err(); err != nil {
+				w.done <- fmt.Errorf("producing: not sent: %w", err)
+				continue
+			}
+			live = append(live, w)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		msgs := live[0].msgs
+		if len(live) > 1 {
 			n := 0
-			for _, w := range queued {
+			for _, w := range live {
 				n += len(w.msgs)
 			}
 			msgs = make([]kafkago.Message, 0, n)
-			for _, w := range queued {
+			for _, w := range live {
 				msgs = append(msgs, w.msgs...)
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), produceWriteTimeout)
+		stops := make([]func() bool, len(live))
+		for i, w := range live {
+			stops[i] = context.AfterFunc(w.ctx, cancel)
+		}
 		err := p.write(ctx, msgs)
+		for _, stop := range stops {
+			stop()
+		}
 		cancel()
-		for _, w := range queued {
+		for _, w := range live {
 			w.done <- err
 		}
 	}

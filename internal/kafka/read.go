@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -32,10 +31,10 @@ const (
 // ReadPartition uses its own Client (a new Transport) and closes its connections before
 // returning; it is safe to call concurrently for different partitions.
 func ReadPartition(ctx context.Context, c Config, topic string, partition int, fn func(kafkago.Message) error) (end int64, err error) {
-	cl := c.Client()
-	defer closeClient(cl)
+	f := newFetcher(c)
+	defer f.Close()
 
-	b, err := listBounds(ctx, cl, map[string][]int{topic: {partition}})
+	b, err := listBounds(ctx, f.client, map[string][]int{topic: {partition}})
 	if err != nil {
 		return 0, fmt.Errorf("reading offsets of %s[%d]: %w", topic, partition, err)
 	}
@@ -49,7 +48,7 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(chunks)
-		fetchErr <- fetchRange(ctx, cl, topic, partition, start, end, chunks)
+		fetchErr <- fetchRange(ctx, f, topic, partition, start, end, chunks)
 	}()
 	for chunk := range chunks {
 		for _, msg := range chunk {
@@ -70,50 +69,31 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 
 // fetchRange fetches topic/partition from start up to end and sends the records, fetch by
 // fetch, on out (which it does not close).
-func fetchRange(ctx context.Context, cl *kafkago.Client, topic string, partition int, start, end int64, out chan<- []kafkago.Message) error {
+func fetchRange(ctx context.Context, f *fetcher, topic string, partition int, start, end int64, out chan<- []kafkago.Message) error {
+	tp := TopicPartition{topic, partition}
 	offset := start
 	for offset < end {
-		res, err := cl.Fetch(ctx, &kafkago.FetchRequest{
-			Topic:     topic,
-			Partition: partition,
-			Offset:    offset,
-			MinBytes:  1,
-			MaxBytes:  readMaxBytes,
-			MaxWait:   readMaxWait,
-		})
+		got, err := f.fetchOne(ctx, []TopicPartition{tp}, map[TopicPartition]int64{tp: offset}, readMaxWait, readMaxBytes)
 		if err != nil {
 			return fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, err)
 		}
-		if res.Error != nil {
-			if errors.Is(res.Error, kafkago.OffsetOutOfRange) && res.LogStartOffset > offset {
+		res := got[tp]
+		if res.Err != nil {
+			if errors.Is(res.Err, kafkago.OffsetOutOfRange) && res.LogStartOffset > offset {
 				// Retention or compaction removed the start while we were reading.
 				offset = res.LogStartOffset
 				continue
 			}
-			return fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, res.Error)
+			return fmt.Errorf("fetching %s[%d]@%d: %w", topic, partition, offset, res.Err)
 		}
 		var chunk []kafkago.Message
-		for {
-			rec, err := res.Records.ReadRecord()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, offset, err)
-			}
-			if rec.Offset < offset {
-				continue // a batch may start before the offset asked for
-			}
-			if rec.Offset >= end {
+		for _, msg := range res.Records {
+			if msg.Offset >= end {
 				offset = end
 				break
 			}
-			msg, err := toMessage(topic, partition, res.HighWatermark, rec)
-			if err != nil {
-				return fmt.Errorf("decoding %s[%d]@%d: %w", topic, partition, rec.Offset, err)
-			}
 			chunk = append(chunk, msg)
-			offset = rec.Offset + 1
+			offset = msg.Offset + 1
 		}
 		if len(chunk) == 0 {
 			// Nothing left below the watermark: the tail was compacted away (or the fetch
@@ -130,8 +110,23 @@ func fetchRange(ctx context.Context, cl *kafkago.Client, topic string, partition
 	return nil
 }
 
+// release gives the memory pages that hold rec's key and value back to kafka-go's pool.
+// kafka-go decodes every record batch of a fetch response into pages of 64 KiB shared by
+// the batch's records; a page goes back to the pool once no record refers to it. Without
+// this, each partition of each response costs a new, zeroed 64 KiB page (the orchestrator
+// spent 15 % of its CPU on that).
+func release(rec *kafkago.Record) {
+	if rec.Key != nil {
+		rec.Key.Close()
+	}
+	if rec.Value != nil {
+		rec.Value.Close()
+	}
+}
+
 // toMessage copies a fetched record into a kafka-go Message that outlives the fetch.
 func toMessage(topic string, partition int, hwm int64, rec *kafkago.Record) (kafkago.Message, error) {
+	defer release(rec)
 	key, err := protocol.ReadAll(rec.Key)
 	if err != nil {
 		return kafkago.Message{}, err
