@@ -41,12 +41,13 @@ type Config struct {
 	// Default: 500.
 	BatchSize int
 
-	// FetchMaxWait is how long a fetch waits for new commands before it returns empty (the
-	// long-poll time; it also bounds how long shutdown waits for an idle fetch).
+	// FetchMaxWait is the long poll of the worker's fetches (one request covers every owned
+	// partition), so also the longest a newly assigned partition waits for its first fetch,
+	// and how often an idle partition does its housekeeping (expiring stored replies).
 	// Default: 500ms.
 	FetchMaxWait time.Duration
 
-	// FetchMaxBytes is the size limit of one fetch. Default: 1 MiB.
+	// FetchMaxBytes is each partition's size limit in one fetch. Default: 1 MiB.
 	FetchMaxBytes int
 
 	// WriteTimeout bounds one batch write, including the final flush at shutdown.

@@ -123,9 +123,21 @@
 //
 // Run blocks until its context ends. Handler.Handle is called from one goroutine per owned
 // partition, so a Handler must be safe for concurrent use by several partitions; calls for one
-// partition are sequential. When the context is cancelled, each partition goroutine finishes
-// the batch in hand (handlers run, writes flushed, offsets committed, waiting up to 5s for
-// the commits) and Run returns nil.
+// partition are sequential. When the context is cancelled, or the partition is revoked by a
+// rebalance, the partition's work stops: the handlers' contexts end, the batch in hand is
+// abandoned (nothing of it is written or committed — the partition's next owner handles it
+// again, with the same idempotency keys), the commits already sent are waited for (up to
+// 5s), and Run returns nil. Nothing is written after the partition's generation ended.
+//
+// # Tracing
+//
+// Each command is handled in an OpenTelemetry span, podium.worker.handle, a child of the
+// command's traceparent, from the global TracerProvider (a no-op one unless the process
+// installed one, as `podium worker` does when OTEL_EXPORTER_OTLP_ENDPOINT is set). The
+// handler's context carries the span, so the handler's own spans are its children; the
+// reply carries the span's traceparent. The span records the worker, step, attempt,
+// idempotency key, outcome and whether the reply was re-sent from the processed store
+// (podium.replayed), and ends once the batch is written. See internal/tracing.
 //
 // # Fault knobs
 //

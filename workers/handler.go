@@ -13,7 +13,10 @@ import (
 // a repeat of an answered idempotency key; it must be safe for concurrent use (one goroutine
 // per owned partition). A business failure is a Result with Outcome failure, not a panic; a
 // transient problem (a database down) is a Result with Outcome error, which the orchestrator
-// retries. ctx carries the per-command deadline.
+// retries. ctx carries the per-command deadline, and ends early when the worker loses the
+// command's partition (a rebalance, a shutdown): the batch is then abandoned — no reply is
+// written, nothing is committed — and the partition's next owner handles the command again
+// with the same idempotency key, so effects must be idempotent by that key.
 type Handler interface {
 	Handle(ctx context.Context, cmd Command) Result
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	kafkago "github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
@@ -61,6 +63,9 @@ type processor struct {
 
 	// store holds the replies stored for the idempotency keys within the retention window.
 	store *processedStore
+
+	tracer trace.Tracer // of the global provider when the processor was made
+	spans  []trace.Span // of the batch's commands, ended once written (endSpans)
 }
 
 func newProcessor(cfg Config, h Handler, partition int, log zerolog.Logger) *processor {
@@ -81,29 +86,40 @@ func newProcessor(cfg Config, h Handler, partition int, log zerolog.Logger) *pro
 		log:            log,
 		now:            time.Now,
 		store:          newProcessedStore(cfg.ProcessedRetention),
+		tracer:         otel.Tracer(tracerName),
 	}
 }
 
-// process handles a batch of command records in offset order and returns every record to
-// write for it. ctx ending only skips injected latency: the batch is always finished, and
-// handlers run with their own deadline.
-func (p *processor) process(ctx context.Context, recs []kafkago.Message) []kafkago.Message {
+// process handles command records in offset order until gen (the partition's generation)
+// ends, and returns every record to write for the ones handled and how many they are.
+// Handlers run with work, which outlives gen by the revoke grace (see processBatch).
+func (p *processor) process(gen, work context.Context, recs []kafkago.Message) ([]kafkago.Message, int) {
 	var out []kafkago.Message
-	for _, rec := range recs {
-		out = append(out, p.processOne(ctx, rec)...)
+	for i, rec := range recs {
+		if gen.Err() != nil {
+			return out, i // revoked: the rest is the next owner's
+		}
+		out = append(out, p.processOne(work, rec)...)
 	}
-	return out
+	return out, len(recs)
 }
 
 // commitPending makes the batch's stored replies part of the store and settles the
 // tombstones it carried, once written.
 func (p *processor) commitPending() {
 	p.storedReplies(p.store.written())
+	p.endSpans(nil)
 }
 
 // discardPending forgets the batch's stored replies: the batch was not written and will be
 // handled again. The tombstones it carried stay owed.
-func (p *processor) discardPending() { p.store.unwritten() }
+func (p *processor) discardPending() {
+	p.store.unwritten()
+	p.endSpans(errNotWritten)
+}
+
+// errNotWritten ends the spans of a batch that was not written.
+var errNotWritten = errors.New("the batch was not written: its commands are handled again")
 
 // expire forgets the replies stored longer than the retention window ago and owes their
 // tombstones; it returns how many it forgot.
@@ -169,13 +185,17 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 
 	log := p.log.With().Str("order_id", env.Subject).Str("traceparent", env.TraceParent).Str("step", env.Step).
 		Str("command_id", env.ID).Int("attempt", env.Attempt).Logger()
+	ctx, span, traceparent := p.startHandle(ctx, rec, env)
 	fault := p.faults.next()
 	p.delay(ctx)
 
 	if stored, ok := p.lookup(env.IdempotencyKey); ok {
 		p.metrics.Replayed.WithLabelValues(p.worker).Inc()
 		log.Debug().Str("outcome", replyOutcomes[stored.outcome]).Msg("repeated idempotency key: re-sending the stored reply")
-		return p.replies(rec, p.resend(stored, env, p.now()), fault, log)
+		reply := p.resend(stored, env, p.now())
+		reply.TraceParent = traceparent
+		handled(span, reply, true)
+		return p.replies(rec, reply, fault, log)
 	}
 
 	var res Result
@@ -189,6 +209,8 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 	if err != nil { // a result that cannot be marshalled
 		reply, _ = newReply(p.worker, env, Retryable(ReasonInvalidResult, err.Error()), p.now())
 	}
+	reply.TraceParent = traceparent
+	handled(span, reply, false)
 	p.metrics.Commands.WithLabelValues(p.worker, reply.Outcome).Inc()
 	log.Debug().Str("outcome", reply.Outcome).Msg("command handled")
 
@@ -213,7 +235,7 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 
 // call runs the handler with the per-command deadline, turning a panic into a retryable error.
 func (p *processor) call(ctx context.Context, env events.Envelope, log zerolog.Logger) (res Result) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.handlerTimeout)
+	hctx, cancel := context.WithTimeout(ctx, p.handlerTimeout) // ctx ends with the revoke grace
 	defer cancel()
 	start := time.Now()
 	defer func() {

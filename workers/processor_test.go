@@ -95,7 +95,7 @@ func TestProcessReplies(t *testing.T) {
 	h := &countingHandler{res: Success(map[string]string{"reservation_id": "res-1"})}
 	p := newTestProcessor(t, h, Faults{})
 	cmd := reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1")
-	out := byTopic(p.process(context.Background(), []kafkago.Message{record(t, cmd, home("ord-1"), 7)}))
+	out := byTopic(processAll(p, []kafkago.Message{record(t, cmd, home("ord-1"), 7)}))
 
 	if got := h.calls.Load(); got != 1 {
 		t.Errorf("got %d handler calls, want 1", got)
@@ -143,12 +143,12 @@ func TestProcessRepeatedKeyResendsStoredReply(t *testing.T) {
 	h := &countingHandler{res: Success(map[string]string{"reservation_id": "res-1"})}
 	p := newTestProcessor(t, h, Faults{})
 	part := home("ord-1")
-	p.process(context.Background(), []kafkago.Message{record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), part, 1)})
+	processAll(p, []kafkago.Message{record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), part, 1)})
 	p.commitPending()
 
 	repeat := reserveCommand(t, "ord-1", "cmd-2", 2, "SKU-1")
 	repeat.TraceParent = "00-11111111111111111111111111111111-2222222222222222-01"
-	out := byTopic(p.process(context.Background(), []kafkago.Message{record(t, repeat, part, 2)}))
+	out := byTopic(processAll(p, []kafkago.Message{record(t, repeat, part, 2)}))
 	if got := h.calls.Load(); got != 1 {
 		t.Errorf("got %d handler calls, want 1: a repeated key must not run the handler", got)
 	}
@@ -175,7 +175,7 @@ func TestProcessRepeatWithinOneBatch(t *testing.T) {
 	h := &countingHandler{res: Success(nil)}
 	p := newTestProcessor(t, h, Faults{})
 	part := home("ord-1")
-	out := byTopic(p.process(context.Background(), []kafkago.Message{
+	out := byTopic(processAll(p, []kafkago.Message{
 		record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), part, 1),
 		record(t, reserveCommand(t, "ord-1", "cmd-2", 2, "SKU-1"), part, 2),
 	}))
@@ -191,9 +191,9 @@ func TestProcessDiscardedBatchRunsAgain(t *testing.T) {
 	h := &countingHandler{res: Success(nil)}
 	p := newTestProcessor(t, h, Faults{})
 	rec := record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), home("ord-1"), 1)
-	p.process(context.Background(), []kafkago.Message{rec})
+	processAll(p, []kafkago.Message{rec})
 	p.discardPending() // the write failed
-	out := byTopic(p.process(context.Background(), []kafkago.Message{rec}))
+	out := byTopic(processAll(p, []kafkago.Message{rec}))
 	if got := h.calls.Load(); got != 2 {
 		t.Errorf("got %d handler calls, want 2: a batch that was not written is handled again", got)
 	}
@@ -221,7 +221,7 @@ func TestProcessOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newTestProcessor(t, tt.handler, Faults{})
-			out := byTopic(p.process(context.Background(), []kafkago.Message{
+			out := byTopic(processAll(p, []kafkago.Message{
 				record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), home("ord-1"), 1),
 			}))
 			if len(out["inventory.replies"]) != 1 {
@@ -269,7 +269,7 @@ func TestProcessDeadLetters(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &countingHandler{res: Success(nil)}
 			p := newTestProcessor(t, h, Faults{})
-			out := p.process(context.Background(), []kafkago.Message{tt.rec})
+			out := processAll(p, []kafkago.Message{tt.rec})
 			if len(out) != 1 || out[0].Topic != "inventory.dlq" {
 				t.Fatalf("got %v, want one record on inventory.dlq", out)
 			}
@@ -326,7 +326,7 @@ func TestProcessForwardsForeignCommands(t *testing.T) {
 	p := newTestProcessor(t, h, Faults{})
 	foreign := (home("ord-1") + 1) % events.DefaultPartitions
 	rec := record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), foreign, 5)
-	out := p.process(context.Background(), []kafkago.Message{rec})
+	out := processAll(p, []kafkago.Message{rec})
 	if len(out) != 1 || out[0].Topic != "inventory.commands" || string(out[0].Value) != string(rec.Value) {
 		t.Fatalf("got %v, want the command forwarded to inventory.commands", out)
 	}
@@ -354,7 +354,7 @@ func TestProcessFaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &countingHandler{res: Success(nil)}
 			p := newTestProcessor(t, h, tt.faults)
-			out := byTopic(p.process(context.Background(), []kafkago.Message{
+			out := byTopic(processAll(p, []kafkago.Message{
 				record(t, reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1"), home("ord-1"), 1),
 			}))
 			if got := h.calls.Load(); got != tt.wantCalls {
@@ -448,4 +448,10 @@ func TestNewReplyCarriesResult(t *testing.T) {
 	if err := reply.DecodeData(&data); err != nil || string(data.Result) != `{"a":1}` {
 		t.Errorf("got result %s (%v), want {\"a\":1}", data.Result, err)
 	}
+}
+
+// processAll handles recs with a generation that does not end and returns what to write.
+func processAll(p *processor, recs []kafkago.Message) []kafkago.Message {
+	out, _ := p.process(context.Background(), context.Background(), recs)
+	return out
 }

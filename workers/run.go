@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"sync"
 	"time"
 
@@ -31,8 +29,35 @@ const idleExpiryInterval = time.Second
 // written over many writes instead of one that times out.
 const tombstonesPerBatch = 10
 
-// Run consumes cfg.Worker's commands with h until ctx ends, then finishes the batches in
-// hand and returns nil. It returns an error at once if the configuration is invalid or the
+// revokeGrace is how long a revoked partition may still take to write and commit the
+// commands it handled before the revocation (see processBatch). It is well below the
+// group's rebalance timeout (10s), within which the coordinator gives the partition to no
+// one else.
+const revokeGrace = 3 * time.Second
+
+// withGrace returns a context that ends revokeGrace after gen ends (or when stop is called).
+func withGrace(gen context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(gen))
+	var timer *time.Timer
+	var mu sync.Mutex
+	unhook := context.AfterFunc(gen, func() {
+		mu.Lock()
+		timer = time.AfterFunc(grace, cancel)
+		mu.Unlock()
+	})
+	return work, func() {
+		unhook()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// Run consumes cfg.Worker's commands with h until ctx ends, then abandons the batches in
+// hand (their partitions' next owners handle them) and returns nil. It returns an error at once if the configuration is invalid or the
 // worker's topics are missing or have the wrong partition counts, and later only if the
 // consumer group fails for good. Transient Kafka errors are logged and retried with backoff.
 // See the package documentation for the processing steps and guarantees.
@@ -58,7 +83,10 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	// Producer has no batching timer (a kafka-go Writer would hold them BatchTimeout and send
 	// one request per topic-partition).
 	r.writer = pkafka.NewProducer(cfg.Kafka)
-	r.client = cfg.Kafka.Client()
+	// One feed for every owned partition: one long poll for all of them.
+	r.feed = pkafka.NewFeed(cfg.Kafka, pkafka.FeedConfig{
+		MaxWait: cfg.FetchMaxWait, MaxBytes: cfg.FetchMaxBytes, Buffered: 2 * cfg.BatchSize, Logger: r.log,
+	})
 	defer r.close()
 
 	if cfg.Ready != nil {
@@ -81,7 +109,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	return nil
 }
 
-// runner is the state Run shares with its partition goroutines. Its writer and client are
+// runner is the state Run shares with its partition goroutines. Its writer and feed are
 // safe for concurrent use.
 type runner struct {
 	cfg     Config
@@ -89,7 +117,7 @@ type runner struct {
 	topics  topicNames
 	log     zerolog.Logger
 	writer  batchWriter
-	client  *kafkago.Client
+	feed    *pkafka.Feed
 }
 
 // batchWriter writes records synchronously (acks all): a *pkafka.Producer.
@@ -102,8 +130,8 @@ func (r *runner) close() {
 	if err := r.writer.Close(); err != nil {
 		r.log.Warn().Err(err).Msg("closing the writer")
 	}
-	if t, ok := r.client.Transport.(*kafkago.Transport); ok {
-		t.CloseIdleConnections()
+	if err := r.feed.Close(); err != nil {
+		r.log.Warn().Err(err).Msg("closing the feed")
 	}
 }
 
@@ -128,8 +156,8 @@ func (r *runner) checkTopics(ctx context.Context) error {
 }
 
 // runPartition is the processor loop of one owned partition: restore, then fetch, process,
-// write and commit batches until ctx (the generation) ends. It returns after finishing the
-// batch in hand.
+// write and commit batches until ctx (the generation) ends. It then abandons the batch in
+// hand: nothing is written after the generation ended.
 func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 	p := a.Partition
 	log := r.log.With().Int("partition", p).Logger()
@@ -151,28 +179,49 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 
 	var commits sync.WaitGroup // commits sent and not yet answered
 	var idle idleState
+	var sub *pkafka.Subscription
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
 	backoff := retryMin
 	for ctx.Err() == nil {
-		batch, next, err := r.fetch(ctx, p, offset, log)
+		if sub == nil {
+			var err error
+			if sub, err = r.feed.Subscribe(ctx, map[pkafka.TopicPartition]int64{{Topic: r.topics.commands, Partition: p}: offset}); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				log.Warn().Err(err).Int64("offset", offset).Dur("backoff", backoff).Msg("subscribing to commands; retrying")
+				backoff = wait(ctx, backoff)
+				continue
+			}
+		}
+		batch, err := r.next(ctx, sub)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
 			log.Warn().Err(err).Int64("offset", offset).Dur("backoff", backoff).Msg("fetching commands; retrying")
+			sub.Close()
+			sub = nil
 			backoff = wait(ctx, backoff)
 			continue
 		}
-		offset = next
 		if len(batch) == 0 {
 			r.idle(ctx, proc, &idle, log)
 			continue
 		}
+		offset = batch[len(batch)-1].Offset + 1
 		if err := r.processBatch(ctx, a, proc, batch, &commits, log); err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			// Nothing of the batch was committed: fetch it again and handle it again.
+			// Nothing of the batch was committed: read it again and handle it again.
 			offset = batch[0].Offset
+			sub.Close()
+			sub = nil
 			log.Error().Err(err).Int64("offset", offset).Dur("backoff", backoff).Msg("processing a batch; retrying")
 			backoff = wait(ctx, backoff)
 			continue
@@ -216,57 +265,22 @@ func (r *runner) restore(ctx context.Context, p int, log zerolog.Logger) (*proce
 	}
 }
 
-// fetch long-polls one batch of commands from offset and returns them with the offset to
-// fetch next. A committed offset outside the log (retention deleted records not yet
-// consumed, or the topic was recreated) is logged with the gap and reset to the log start.
-func (r *runner) fetch(ctx context.Context, p int, offset int64, log zerolog.Logger) ([]kafkago.Message, int64, error) {
-	res, err := r.client.Fetch(ctx, &kafkago.FetchRequest{
-		Topic:     r.topics.commands,
-		Partition: p,
-		Offset:    offset,
-		MinBytes:  1,
-		MaxBytes:  int64(r.cfg.FetchMaxBytes),
-		MaxWait:   r.cfg.FetchMaxWait,
-	})
-	if err != nil {
-		return nil, offset, err
+// next returns the next batch of commands, waiting up to FetchMaxWait for one: an empty
+// batch means the wait ended with none (time for idle work).
+func (r *runner) next(ctx context.Context, sub *pkafka.Subscription) ([]kafkago.Message, error) {
+	if batch, err := sub.TryNext(r.cfg.BatchSize); len(batch) > 0 || err != nil {
+		return batch, err
 	}
-	if res.Error != nil {
-		if errors.Is(res.Error, kafkago.OffsetOutOfRange) {
-			log.Error().Int64("offset", offset).Int64("log_start", res.LogStartOffset).
-				Int64("high_watermark", res.HighWatermark).Int64("gap", res.LogStartOffset-offset).
-				Msg("the committed offset is outside the log: commands were lost to retention or the topic was recreated; continuing from the log start")
-			return nil, kafkago.FirstOffset, nil
-		}
-		return nil, offset, res.Error
+	t := time.NewTimer(r.cfg.FetchMaxWait)
+	defer t.Stop()
+	select {
+	case <-sub.Ready():
+		return sub.TryNext(r.cfg.BatchSize)
+	case <-t.C:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	var batch []kafkago.Message
-	next := offset
-	for len(batch) < r.cfg.BatchSize {
-		rec, err := res.Records.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if len(batch) > 0 {
-				break // handle what was read; the rest is fetched again
-			}
-			return nil, offset, fmt.Errorf("decoding records of %s[%d]: %w", r.topics.commands, p, err)
-		}
-		if rec.Offset < offset {
-			continue // a record batch may start before the offset asked for
-		}
-		msg, err := toMessage(r.topics.commands, p, rec)
-		if err != nil {
-			if len(batch) > 0 {
-				break
-			}
-			return nil, offset, fmt.Errorf("reading record %s[%d]@%d: %w", r.topics.commands, p, rec.Offset, err)
-		}
-		batch = append(batch, msg)
-		next = rec.Offset + 1
-	}
-	return batch, next, nil
 }
 
 // processBatch expires the replies that left the retention window, handles batch, syncs
@@ -278,14 +292,27 @@ func (r *runner) fetch(ctx context.Context, p int, offset int64, log zerolog.Log
 func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *processor, batch []kafkago.Message, commits *sync.WaitGroup, log zerolog.Logger) error {
 	start := time.Now()
 	proc.expire()
-	msgs := proc.process(ctx, batch)
+	// ctx ends when the partition is revoked (a rebalance begins, or the worker stops). The
+	// group hands the partition to no one before this member rejoins, which it does once this
+	// returns: so, like a Java consumer's onPartitionsRevoked, finish the command in hand and
+	// write and commit what was handled, but start no other command, and only within
+	// revokeGrace — after it, nothing is written (the Producer does not even retry) and the
+	// next owner answers the batch.
+	work, stop := withGrace(ctx, revokeGrace)
+	defer stop()
+	msgs, handled := proc.process(ctx, work, batch)
+	if handled == 0 {
+		proc.discardPending()
+		return fmt.Errorf("partition revoked before the batch: %w", ctx.Err())
+	}
+	batch = batch[:handled]
 	if s, ok := r.handler.(Syncer); ok {
 		if err := s.Sync(); err != nil {
 			proc.discardPending()
 			return fmt.Errorf("syncing effects: %w", err)
 		}
 	}
-	tombstones, err := r.write(ctx, proc, msgs)
+	tombstones, err := r.write(ctx, work, proc, msgs)
 	if err != nil {
 		return err
 	}
@@ -304,15 +331,16 @@ func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *pr
 	return nil
 }
 
-// write writes msgs in one synchronous call, preceded by the tombstones of owed keys while
-// ctx (the partition's generation) lives: after it ends, the batch in hand is still written
-// but no tombstone is, the next owner writes them. On success the batch's stored replies
+// write writes msgs in one synchronous call while work lives, preceded by the tombstones of
+// owed keys while gen (the partition's generation) lives: after the partition was revoked,
+// the commands handled are still answered within the revoke grace, but the tombstones are
+// left to the next owner. On success the batch's stored replies
 // join the store and the tombstones written are settled; on an error the stored replies are
 // forgotten and the tombstones stay owed, to be written with a later write. It returns the
 // number of tombstones written.
-func (r *runner) write(ctx context.Context, proc *processor, msgs []kafkago.Message) (int, error) {
+func (r *runner) write(gen, work context.Context, proc *processor, msgs []kafkago.Message) (int, error) {
 	var tombstones []kafkago.Message
-	if ctx.Err() == nil {
+	if gen.Err() == nil {
 		tombstones = proc.tombstones(tombstonesPerBatch * r.cfg.BatchSize)
 	}
 	if len(tombstones) > 0 {
@@ -325,7 +353,8 @@ func (r *runner) write(ctx context.Context, proc *processor, msgs []kafkago.Mess
 		proc.commitPending()
 		return 0, nil
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.WriteTimeout)
+	// Once work ends (the revoke grace passed) nothing more is sent, not even a retry.
+	wctx, cancel := context.WithTimeout(work, r.cfg.WriteTimeout)
 	err := r.writer.WriteMessages(wctx, msgs...)
 	cancel()
 	if err != nil {
@@ -353,7 +382,7 @@ func (r *runner) idle(ctx context.Context, proc *processor, st *idleState, log z
 	}
 	st.last = now
 	expired := proc.expire()
-	n, err := r.write(ctx, proc, nil)
+	n, err := r.write(ctx, ctx, proc, nil)
 	st.failed = err != nil
 	if err != nil {
 		log.Warn().Err(err).Msg("writing tombstones of expired keys; retrying later")
@@ -363,30 +392,6 @@ func (r *runner) idle(ctx context.Context, proc *processor, st *idleState, log z
 		log.Debug().Int("expired", expired).Int("tombstones", n).Int("stored_replies", proc.store.len()).
 			Msg("processed store expired")
 	}
-}
-
-// toMessage copies a fetched record into a Message that outlives the fetch response.
-func toMessage(topic string, partition int, rec *kafkago.Record) (kafkago.Message, error) {
-	var key, value []byte
-	var err error
-	if rec.Key != nil {
-		if key, err = io.ReadAll(rec.Key); err != nil {
-			return kafkago.Message{}, err
-		}
-	}
-	if rec.Value != nil {
-		if value, err = io.ReadAll(rec.Value); err != nil {
-			return kafkago.Message{}, err
-		}
-	}
-	headers := make([]kafkago.Header, len(rec.Headers))
-	for i, h := range rec.Headers {
-		headers[i] = kafkago.Header{Key: h.Key, Value: slices.Clone(h.Value)}
-	}
-	return kafkago.Message{
-		Topic: topic, Partition: partition, Offset: rec.Offset, Time: rec.Time,
-		Key: key, Value: value, Headers: headers,
-	}, nil
 }
 
 // commitFlushTimeout bounds the wait for a released partition's last commits.
