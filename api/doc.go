@@ -17,9 +17,16 @@
 // and input but keeps its last known summary and its timeline.
 //
 // From orders.events it takes the timeline records (podium.saga.timeline.v1): each carries
-// the history entries one batch of the orchestrator appended to a saga and the saga's
-// version after them; a record whose version is at most the last one applied for that
-// order is a redelivery and is skipped. An order's timeline is the entries of its records,
+// the history entries one batch of the orchestrator appended to a saga, and the saga's
+// version before (base_version) and after them. They are applied in offset order: a record
+// with the base version and version of one applied is a redelivery and is skipped; a
+// record whose base version is below the last version applied replaces the entries applied
+// after that base (after a failover the new owner redoes the saga from its snapshot, and
+// what a zombie owner wrote meanwhile is dropped; the last six records of each order are
+// remembered for this); a record of an older orchestrator, without a base version, is
+// skipped when its version is at most the last one applied. It also takes the rejections of
+// operator requests (podium.order.control-rejected.v1) that the saga's records do not hold
+// (the order had finished) as "rejected" entries. An order's timeline is the entries of its records,
 // oldest first, or — for an order written before timeline records existed — its format-1
 // snapshot's history. It keeps the newest 200 entries (TimelineLimit) and counts the older
 // ones (history_dropped). Lifecycle events on the same topic are not needed and skipped.
@@ -66,7 +73,9 @@
 //	POST /orders/{id}/retry       optional body {"reason": "..."}; publishes podium.order.retry.v1
 //	GET  /orders/{id}/dag.svg     the saga's DAG coloured by the order's state
 //	GET  /saga/diagram.svg        a definition's DAG (?definition=, default the order saga)
-//	GET  /events                  server-sent events: "stats" every second, "orders" with changes
+//	GET  /events                  server-sent events: "stats" every second, "orders" with changes;
+//	                              503 with Retry-After beyond Config.MaxSSEClients open streams
+//	GET  /login, POST /login, POST /logout   the dashboard's login (with a token only)
 //	GET  /healthz, /readyz, /metrics
 //
 // Cancel and retry answer 404 when the read model does not know the order (a just-placed
@@ -76,10 +85,43 @@
 // behind; the orchestrator decides and records a rejection in the order's history. 202
 // means the request was published to orders.control, not that it took effect.
 //
-// Request bodies are read as JSON whatever their Content-Type (curl's default included).
+// # Security
 //
-// With Config.Token set, every POST needs "Authorization: Bearer <token>" (compared in
-// constant time); without it the answer is 401. Reads are never authenticated.
+// Authentication. With Config.Token set, every endpoint but /healthz, /readyz, /metrics,
+// the login page and /static/ (its stylesheet) needs the token: API clients send
+// "Authorization: Bearer <token>"; the dashboard's login page (a form posting the token)
+// sets a session cookie (HttpOnly, SameSite=Strict, Secure over TLS) holding its expiry
+// and an HMAC-SHA256 of it keyed by a key derived from the token — never the token — valid
+// for SessionLifetime (12 hours) or until logout; changing the token ends every session.
+// Tokens and signatures are compared in constant time. A request without valid
+// credentials gets 401 with a JSON error, or, when it is a browser navigation (GET
+// accepting text/html), a redirect to /login that comes back afterwards. Without a token
+// nothing is authenticated: bind the API to a trusted interface (the default address is
+// 127.0.0.1:8080; the API warns when it listens beyond loopback without a token).
+//
+// Cross-site requests. Every request that may change something (POST) is checked with
+// net/http's CrossOriginProtection: a browser's Sec-Fetch-Site must be same-origin (or
+// none), else its Origin must be this server's host or one of Config.AllowedOrigins;
+// requests without either (curl, the CLI) pass. Otherwise 403. And every POST but the
+// login forms must be application/json (else 415), so that no HTML form of another site
+// can send one. With the SameSite=Strict cookie, a page of another site cannot act with
+// a logged-in operator's session.
+//
+// Personal data. Payment tokens never leave podium: the OrderPlaced document shown by
+// GET /orders/{id} and the order page has payment.token (any field whose name contains
+// "token", at any depth, in the input and in step results) replaced by "[redacted]", and
+// the order's token is removed from reasons, results and the timeline wherever the read
+// model holds the order's input (a finished order's last snapshot may omit it: reasons
+// are machine reasons, never the input). Email addresses are masked (a***@example.com)
+// and addresses reduced to city and country unless Config.ShowPersonalData
+// (--show-personal-data). Lists, the dashboard and the server-sent events show summaries
+// only: status, amounts, step counts and the machine reason. The rules are in one place
+// (privacy, applied by Service.detail for every view of one order).
+//
+// Limits. Request bodies are capped (Config.MaxBody), /events streams are capped
+// (Config.MaxSSEClients, default 100), and the server has read-header (5s), read (30s),
+// write (30s) and idle (2m) timeouts; an event stream sets a 10s deadline per write
+// instead of the write timeout, so it lives as long as its client.
 //
 // # Dashboard
 //

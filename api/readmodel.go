@@ -318,16 +318,25 @@ func (m *ReadModel) tombstone(id string) Change {
 	})
 }
 
-// ApplyEvent applies one record of orders.events: a timeline record (podium.saga.timeline.v1)
-// appends its entries to the order's timeline, unless its version is at most the last one
-// applied (a redelivery); the timeline keeps the newest TimelineLimit entries. Other
-// records change nothing (Change.Other). An error means the record could not be read (it
-// is not a CloudEvent, or its timeline data is malformed or out of bounds); the model is
-// then unchanged.
+// ApplyEvent applies one record of orders.events, in offset order. A timeline record
+// (podium.saga.timeline.v1) appends its entries to the order's timeline; a redelivery (the
+// base version and version of a record applied, or, for a record without a base version,
+// a version at most the last one applied) is skipped, and a record whose base version is
+// below the last version applied replaces the entries applied after its base (the redo of
+// a new owner after a failover; see timeline.plan). The timeline keeps the newest
+// TimelineLimit entries. A rejected operator request (podium.order.control-rejected.v1)
+// that the saga's own timeline does not record — the order had finished — adds a
+// "rejected" entry to the timeline of an order the model holds. Other records change
+// nothing (Change.Other). An error means the record could not be read (it is not a
+// CloudEvent, or its timeline data is malformed or out of bounds); the model is then
+// unchanged.
 func (m *ReadModel) ApplyEvent(key, value []byte, headers []events.Header) (Change, error) {
 	rec, err := decodeTimeline(key, value, headers)
 	switch {
 	case errors.Is(err, errNotTimeline):
+		if rej, ok := decodeRejection(key, value, headers); ok {
+			return m.applyRejection(rej), nil
+		}
 		return Change{OrderID: string(key), Other: true}, nil
 	case err != nil:
 		return Change{OrderID: string(key)}, fmt.Errorf("decoding timeline record of %s: %w", key, err)
@@ -339,10 +348,18 @@ func (m *ReadModel) ApplyEvent(key, value []byte, headers []events.Header) (Chan
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.orders[id]
-	if e != nil && rec.Version <= e.tl.version {
-		return Change{OrderID: id, From: e.status, To: e.status}, nil
+	cut := int64(-1)
+	if e != nil {
+		var apply bool
+		if apply, cut = e.tl.plan(rec.BaseVersion, rec.Version); !apply {
+			return Change{OrderID: id, From: e.status, To: e.status}, nil
+		}
 	}
 	return m.change(id, e, func(e *entry) {
+		if cut >= 0 {
+			e.tl.truncate(cut, id, m.syms)
+		}
+		e.tl.mark(rec.BaseVersion, rec.Version, e.tl.total())
 		e.tl.add(pre, TimelineLimit)
 		e.tl.version = rec.Version
 		e.tl.status = intern(string(rec.Status))

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,14 +52,126 @@ type timeline struct {
 	base int64 // Unix nanoseconds the entry times are relative to
 	last int64 // Unix nanoseconds of the newest entry
 	// version is the saga version of the last timeline record applied (or of the format-1
-	// snapshot whose history was taken): records at or below it are redeliveries.
+	// snapshot whose history was taken).
 	version uint64
+	// marks are the last records applied (see plan), oldest first: nmarks of them.
+	marks  [timelineMarks]recordMark
+	nmarks uint8
 	// status is the saga status the last applied record reported (zero: none).
 	status  sym
 	dropped uint32 // older entries no longer held
 	n       uint16 // entries in data, at most TimelineLimit
 	// approved is set once an entry recorded the order saga's approved milestone.
 	approved bool
+}
+
+// timelineMarks is how many of its last records an order's timeline remembers, to replace
+// what followed a version when a record from that version arrives (see plan). After a
+// failover, the new owner redoes the records an ended owner wrote since the snapshot it
+// restored: a handful of batches at most.
+const timelineMarks = 6
+
+// recordMark is one timeline record applied: its base version and version (0 for
+// versions beyond 32 bits: not remembered), and how many entries the order had before it,
+// dropped ones included.
+type recordMark struct {
+	base, version, start uint32
+}
+
+// total is the number of entries ever held, dropped ones included.
+func (t *timeline) total() uint32 { return t.dropped + uint32(t.n) }
+
+// plan decides what a timeline record with base version base (nil: a record of an older
+// orchestrator) and version does, applied after the records before it in offset order:
+//
+//   - base at least the last version applied: appended (the next batch; a base above it
+//     means records are missing, and the new one is taken as it is);
+//   - the base and version of a record applied: a redelivery after a crash, skipped;
+//   - a base below the last version applied, and a record applied from that base on or
+//     right up to it: the record replaces the entries from there (cut, the number of
+//     entries to keep, dropped ones included). After a failover, the new owner redoes the
+//     saga from the snapshot it restored; what an ended owner wrote meanwhile for the same
+//     versions is not the saga's history;
+//   - otherwise (no base, or a base older than the records remembered): as before base
+//     versions existed, applied only if its version is above the last one.
+func (t *timeline) plan(base *uint64, version uint64) (apply bool, cut int64) {
+	if base == nil || *base >= t.version {
+		return version > t.version, -1
+	}
+	marks := t.marks[:t.nmarks]
+	for _, mk := range marks {
+		if uint64(mk.base) == *base && uint64(mk.version) == version && mk.version != 0 {
+			return false, -1
+		}
+	}
+	for i, mk := range marks {
+		if mk.version == 0 {
+			continue
+		}
+		switch {
+		case uint64(mk.base) == *base:
+			return true, int64(mk.start)
+		case uint64(mk.version) == *base:
+			if i+1 < len(marks) {
+				return true, int64(marks[i+1].start)
+			}
+			return true, int64(t.total())
+		}
+	}
+	return version > t.version, -1
+}
+
+// mark remembers a record applied: its base (nil: the last version before it), version,
+// and the entry count before it.
+func (t *timeline) mark(base *uint64, version uint64, start uint32) {
+	b := t.version
+	if base != nil {
+		b = *base
+	}
+	mk := recordMark{start: start}
+	if b <= math.MaxUint32 && version <= math.MaxUint32 {
+		mk.base, mk.version = uint32(b), uint32(version)
+	}
+	if int(t.nmarks) == len(t.marks) {
+		copy(t.marks[:], t.marks[1:])
+		t.nmarks--
+	}
+	t.marks[t.nmarks] = mk
+	t.nmarks++
+}
+
+// truncate keeps the first cut entries ever held (dropped ones included) and forgets the
+// marks of the records after them; approved and last are recomputed from what is kept.
+func (t *timeline) truncate(cut int64, orderID string, syms *symbols) {
+	keep := cut - int64(t.dropped)
+	switch {
+	case keep <= 0:
+		t.data, t.n, t.dropped = nil, 0, uint32(max(cut, 0))
+	case keep < int64(t.n):
+		r := entryReader{b: t.data}
+		for range keep {
+			if r.skip() != nil {
+				break
+			}
+		}
+		t.data = slices.Clone(t.data[:len(t.data)-len(r.b)])
+		t.n = uint16(keep)
+	}
+	n := 0
+	for _, mk := range t.marks[:t.nmarks] {
+		if int64(mk.start) < cut {
+			t.marks[n] = mk
+			n++
+		}
+	}
+	t.nmarks = uint8(n)
+	t.approved, t.last = false, 0
+	for _, e := range t.entries(orderID, syms) {
+		t.last = max(t.last, e.Time.UnixNano())
+		if e.Kind == saga.HistoryMilestone && e.Detail == order.MilestoneApproved {
+			t.approved = true
+		}
+	}
 }
 
 // Command ID tags of the encoding.
@@ -444,11 +558,12 @@ func checkEntries(entries []timelineEntryJSON) error {
 // decoded without the schema validator: the API reads every record of orders.events at
 // start, and checks the bounds that matter to it (checkEntries) by hand.
 type timelineRecord struct {
-	SagaID     string              `json:"saga_id"`
-	Definition string              `json:"definition"`
-	Version    uint64              `json:"version"`
-	Status     saga.Status         `json:"status"`
-	Entries    []timelineEntryJSON `json:"entries"`
+	SagaID      string              `json:"saga_id"`
+	Definition  string              `json:"definition"`
+	Version     uint64              `json:"version"`
+	BaseVersion *uint64             `json:"base_version"`
+	Status      saga.Status         `json:"status"`
+	Entries     []timelineEntryJSON `json:"entries"`
 }
 
 // errNotTimeline is returned by decodeTimeline for a record of another type (a lifecycle
@@ -508,6 +623,8 @@ func decodeTimeline(key, value []byte, headers []events.Header) (*timelineRecord
 		return nil, fmt.Errorf("saga_id %q differs from the record key %q", rec.SagaID, key)
 	case rec.Version == 0:
 		return nil, errors.New("version 0: want at least 1")
+	case rec.BaseVersion != nil && *rec.BaseVersion >= rec.Version:
+		return nil, fmt.Errorf("base version %d: want below the version %d", *rec.BaseVersion, rec.Version)
 	case len(rec.Entries) == 0 || len(rec.Entries) > maxTimelineEntries:
 		return nil, fmt.Errorf("%d entries: want 1..%d", len(rec.Entries), maxTimelineEntries)
 	case len(rec.Definition) > maxStepLen:
@@ -532,4 +649,64 @@ func reachesApproved(entries []timelineEntryJSON) bool {
 		}
 	}
 	return false
+}
+
+// rejection is a podium.order.control-rejected.v1 event as the read model uses it.
+type rejection struct {
+	events.ControlOutcome
+	at time.Time
+}
+
+// decodeRejection reads a record of orders.events that is a rejected operator request
+// the saga's timeline does not record itself (events.ControlOutcome.Recorded unset).
+func decodeRejection(key, value []byte, headers []events.Header) (rejection, bool) {
+	if !bytes.Contains(value, []byte(events.TypeOrderControlRejected)) && !hasType(headers, events.TypeOrderControlRejected) {
+		return rejection{}, false
+	}
+	env, err := events.Decode(events.Record{Topic: events.TopicOrdersEvents, Key: key, Value: value, Headers: headers})
+	if err != nil || env.Type != events.TypeOrderControlRejected {
+		return rejection{}, false
+	}
+	var r rejection
+	if env.DecodeData(&r.ControlOutcome) != nil || r.Recorded {
+		return rejection{}, false
+	}
+	r.at = env.Time
+	if r.at.Before(minEntryTime) || !r.at.Before(maxEntryTime) {
+		return rejection{}, false
+	}
+	return r, true
+}
+
+func hasType(headers []events.Header, typ string) bool {
+	for _, h := range headers {
+		if strings.EqualFold(h.Key, events.BinaryHeaderPrefix+"type") {
+			return string(h.Value) == typ
+		}
+	}
+	return false
+}
+
+// applyRejection adds a rejected operator request to the timeline of an order the model
+// holds, as a "rejected" entry (the engine's kind for the rejections it records itself).
+// The version is unchanged; a repeated event (a redo) is added once.
+func (m *ReadModel) applyRejection(r rejection) Change {
+	detail := r.Action + ": " + r.Message + " (" + r.Reason + ", request " + r.RequestID + ")"
+	if r.Message == "" {
+		detail = r.Action + ": " + r.Reason + " (request " + r.RequestID + ")"
+	}
+	pre := m.syms.prepare(r.OrderID, []timelineEntryJSON{{Time: r.at, Kind: saga.HistoryRejected, Detail: detail}})
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.orders[r.OrderID]
+	if e == nil {
+		return Change{OrderID: r.OrderID, Other: true}
+	}
+	if tl := e.tl.entries(r.OrderID, m.syms); len(tl) > 0 && tl[len(tl)-1].Kind == saga.HistoryRejected && tl[len(tl)-1].Detail == detail {
+		return Change{OrderID: r.OrderID, From: e.status, To: e.status}
+	}
+	return m.change(r.OrderID, e, func(e *entry) {
+		e.tl.add(pre, TimelineLimit)
+	})
 }

@@ -144,21 +144,74 @@ type OrderLifecycle struct {
 	Step    string `json:"step,omitempty"`
 }
 
+// Reasons of a ControlOutcome.
+const (
+	// ControlUnknownOrder: no saga of the order is known (never placed, or placed so long
+	// ago that its dedupe window ended). A cancel is held for the orchestrator's early-cancel
+	// window first (TypeOrderControlDeferred) and rejected when it ends.
+	ControlUnknownOrder = "unknown_order"
+	// ControlOrderFinished: the order is completed or cancelled; nothing changes any more.
+	ControlOrderFinished = "order_finished"
+	// ControlInvalidStatus: the order's status refuses the action (a cancel while it is
+	// cancelling or failed, a retry of an order that is not failed).
+	ControlInvalidStatus = "invalid_status"
+	// ControlHeldForOrder: (deferred) the cancel waits for its order to arrive.
+	ControlHeldForOrder = "held_for_order"
+)
+
+// ControlOutcome is the data of [TypeOrderControlRejected] and [TypeOrderControlDeferred]:
+// what became of one operator request on [TopicOrdersControl]. RequestID is the request's
+// CloudEvents id (also the event's causationid), so that the requester can find the answer.
+type ControlOutcome struct {
+	OrderID string `json:"order_id"`
+	// Action is the request's action: "cancel" or "retry".
+	Action    string `json:"action"`
+	RequestID string `json:"request_id"`
+	// Reason is one of ControlUnknownOrder, ControlOrderFinished, ControlInvalidStatus,
+	// ControlHeldForOrder.
+	Reason string `json:"reason"`
+	// Message explains Reason to a person ("the order is completed").
+	Message string `json:"message,omitempty"`
+	// Status is the order's status when the request was refused ("" when unknown).
+	Status      string `json:"status,omitempty"`
+	RequestedBy string `json:"requested_by,omitempty"`
+	// Recorded is set when the order's timeline records the rejection itself (the saga was
+	// in flight: its podium.saga.timeline.v1 record has the "rejected" entry); otherwise a
+	// reader that shows timelines adds the rejection to the order's timeline on its own.
+	Recorded bool `json:"recorded,omitempty"`
+	// Until is, for a deferred cancel, when the orchestrator stops waiting for the order.
+	Until *time.Time `json:"until,omitempty"`
+}
+
 // SagaTimeline is the data of [TypeSagaTimeline] on [TopicOrdersEvents]: the history
 // entries that one batch of the orchestrator appended to one saga, oldest first. The
 // snapshot in podium.saga-state holds only what the engine needs to continue; this stream
 // is the complete audit trail (every dispatch, attempt, reply, timeout, compensation and
 // operator action), from which the API builds each order's timeline.
 //
-// Version is the saga's version after the last entry. A redelivery after a crash repeats
-// a record with the same Version (and possibly other times): a consumer that already
-// applied that version skips it.
+// Version is the saga's version after the last entry; BaseVersion (absent in records of
+// older orchestrators) its version before the first entry. A consumer applies the records
+// of a saga in offset order:
+//   - a record whose BaseVersion and Version equal those of a record already applied is a
+//     redelivery after a crash (possibly with other times): it is skipped;
+//   - a record whose BaseVersion is below the last version applied replaces the entries
+//     applied after that version: after a failover, the new owner redoes the saga from
+//     the snapshot it restored, and the records an ended owner (a zombie) wrote meanwhile
+//     for the same versions are not the saga's history;
+//   - a record without BaseVersion is skipped when its Version is at most the last one
+//     applied.
+//
+// AppliedRequests lists the IDs of the operator requests (orders.control) that the
+// batch applied to the saga (a rejected request is announced by a
+// TypeOrderControlRejected event instead).
 type SagaTimeline struct {
-	SagaID     string          `json:"saga_id"`
-	Definition string          `json:"definition"`
-	Version    uint64          `json:"version"`
-	Status     string          `json:"status"` // the saga status after the entries
-	Entries    []TimelineEntry `json:"entries"`
+	SagaID          string          `json:"saga_id"`
+	Definition      string          `json:"definition"`
+	Version         uint64          `json:"version"`
+	BaseVersion     *uint64         `json:"base_version,omitempty"`
+	Status          string          `json:"status"` // the saga status after the entries
+	Entries         []TimelineEntry `json:"entries"`
+	AppliedRequests []string        `json:"applied_requests,omitempty"`
 }
 
 // TimelineEntry is one transition of a saga (see saga.HistoryEntry for the kinds).
@@ -203,6 +256,8 @@ func orderIDOf(p any) (string, bool) {
 		return p.OrderID, true
 	case *SagaTimeline:
 		return p.SagaID, true
+	case *ControlOutcome:
+		return p.OrderID, true
 	}
 	return "", false
 }

@@ -21,6 +21,15 @@ const (
 	TypeOrderCancelled = "podium.order.cancelled.v1"
 	// TypeOrderFailed: a compensation exhausted its retries (orders.events, data OrderLifecycle).
 	TypeOrderFailed = "podium.order.failed.v1"
+	// TypeOrderControlRejected: an operator request (cancel, retry) was refused: the order
+	// is unknown, finished, or in a status that refuses it (orders.events, data
+	// ControlOutcome). Not a status change: IsLifecycleType is false for it.
+	TypeOrderControlRejected = "podium.order.control-rejected.v1"
+	// TypeOrderControlDeferred: a cancel arrived before its order's OrderPlaced; the
+	// orchestrator holds it for a window and applies it if the order arrives, or rejects it
+	// (TypeOrderControlRejected) when the window ends (orders.events, data ControlOutcome).
+	// Not a status change: IsLifecycleType is false for it.
+	TypeOrderControlDeferred = "podium.order.control-deferred.v1"
 	// TypeSagaTimeline: the history entries one batch appended to one saga (orders.events,
 	// data SagaTimeline). The audit stream from which the API builds each order's timeline.
 	TypeSagaTimeline = "podium.saga.timeline.v1"
@@ -42,13 +51,22 @@ const (
 )
 
 // IsLifecycleType reports whether t is one of the public order lifecycle types (data
-// OrderLifecycle) on orders.events, which also carries podium.saga.timeline.v1 records.
+// OrderLifecycle): a change of the order's status. orders.events also carries
+// podium.saga.timeline.v1 records and the outcomes of operator requests
+// ([IsControlOutcomeType]), for which it is false.
 func IsLifecycleType(t string) bool {
 	switch t {
 	case TypeOrderApproved, TypeOrderCompleted, TypeOrderCancelled, TypeOrderFailed:
 		return true
 	}
 	return false
+}
+
+// IsControlOutcomeType reports whether t is the outcome of an operator request on
+// orders.events ([TypeOrderControlRejected], [TypeOrderControlDeferred]; data
+// ControlOutcome).
+func IsControlOutcomeType(t string) bool {
+	return t == TypeOrderControlRejected || t == TypeOrderControlDeferred
 }
 
 // typeSpec is what the codec knows about one event type.
@@ -72,6 +90,9 @@ var eventTypes = map[string]typeSpec{
 	TypeOrderCancelled: {schema: "order.lifecycle.v1", payload: payload[OrderLifecycle]()},
 	TypeOrderFailed:    {schema: "order.lifecycle.v1", payload: payload[OrderLifecycle]()},
 	TypeSagaTimeline:   {schema: "saga.timeline.v1", payload: payload[SagaTimeline]()},
+
+	TypeOrderControlRejected: {schema: "order.control-outcome.v1", payload: payload[ControlOutcome]()},
+	TypeOrderControlDeferred: {schema: "order.control-outcome.v1", payload: payload[ControlOutcome]()},
 }
 
 // commandTypes lists the command types. Each gets its reply type registered automatically.

@@ -55,6 +55,19 @@ type Config struct {
 	// items needs about 60 KiB).
 	MaxStateBytes int
 
+	// EarlyCancelWindow is how long a cancel request for an order that has not arrived yet
+	// is held (a cancel can be read before its OrderPlaced: Kafka orders records within a
+	// topic only). If the order arrives within the window, its saga starts cancelled and
+	// no command is sent; otherwise the request is rejected (podium.order.control-rejected.v1,
+	// reason unknown_order). Held cancels are records of podium.saga-state and survive
+	// restarts. Negative: no cancel is held, a cancel for an unknown order is rejected at
+	// once. Default: 5 minutes.
+	EarlyCancelWindow time.Duration
+
+	// EarlyCancelMax caps the cancels held per partition; beyond it a cancel for an
+	// unknown order is rejected at once. Default: 10000 (about 2 MB of memory).
+	EarlyCancelMax int
+
 	// SessionTimeout is the consumer-group session timeout: how long a silent member keeps
 	// its partitions. Default: 10s.
 	SessionTimeout time.Duration
@@ -79,6 +92,10 @@ const (
 	DefaultRetention     = 24 * time.Hour
 	DefaultDedupeWindow  = 7 * 24 * time.Hour
 	DefaultMaxStateBytes = 128 << 10
+	// DefaultEarlyCancelWindow and DefaultEarlyCancelMax are the defaults of
+	// EarlyCancelWindow and EarlyCancelMax.
+	DefaultEarlyCancelWindow = 5 * time.Minute
+	DefaultEarlyCancelMax    = 10000
 	// MinRetention is the shortest Retention (and DedupeWindow) accepted.
 	MinRetention = 2 * time.Minute
 )
@@ -108,6 +125,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStateBytes == 0 {
 		c.MaxStateBytes = DefaultMaxStateBytes
+	}
+	if c.EarlyCancelWindow == 0 {
+		c.EarlyCancelWindow = DefaultEarlyCancelWindow
+	}
+	if c.EarlyCancelMax == 0 {
+		c.EarlyCancelMax = DefaultEarlyCancelMax
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -143,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxStateBytes < 0 || (c.MaxStateBytes > 0 && c.MaxStateBytes < 16<<10) {
 		errs = append(errs, fmt.Errorf("orchestrator: max state bytes %d must be at least 16384", c.MaxStateBytes))
+	}
+	if c.EarlyCancelMax < 0 {
+		errs = append(errs, fmt.Errorf("orchestrator: early cancel max %d must not be negative", c.EarlyCancelMax))
 	}
 	return errors.Join(errs...)
 }

@@ -46,13 +46,35 @@
 //   - For Config.DedupeWindow (default 7 days), a finished saga is remembered by a 16-byte
 //     hash and a status (~38 bytes of memory, measured by TestFinishedIndexBoundedMemory),
 //     so a duplicate OrderPlaced starts nothing (ignored, reason duplicate_start) and a
-//     late reply or control record is ignored (reason finished). The hashes are persisted
+//     late reply is ignored (reason finished; a control record too, and it is rejected on
+//     orders.events: podium.order.control-rejected.v1). The hashes are persisted
 //     in podium.saga-state as one record per minute and partition (17 bytes a saga, keys
 //     "~finished.<n>/<minute>/<part>"), written a few seconds after the minute ends and
 //     tombstoned when the window ends; finished snapshots are tombstoned only after their
 //     minute's record was written, so a restart finds every finished saga of the window
 //     in one or the other.
+//   - A cancel for an order that has not arrived is held for Config.EarlyCancelWindow
+//     (default 5 minutes, at most Config.EarlyCancelMax per partition) as a record
+//     "~early.<n>/<order>/<request>" in podium.saga-state, tombstoned when its order
+//     arrives (the saga starts cancelled, no command is sent) or when the window ends (the
+//     cancel is rejected, reason unknown_order).
+//
+// Every operator request is answered on orders.events: applied (the saga's next timeline
+// record lists the request's ID in applied_requests), deferred (held, above) or rejected.
 //
 // Restore therefore reads the sagas in flight, the markers of the retention window and
 // the index records of the dedupe window: about 1 KB, 300 bytes and 17 bytes per saga.
+//
+// # Tracing
+//
+// Each input applied — an OrderPlaced, a reply, a control request, a saga's timers firing —
+// is an OpenTelemetry span, podium.saga.apply, from the global TracerProvider (a no-op one
+// unless the process installed one, as `podium orchestrator` does when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set). Its parent is the record's traceparent (an
+// OrderPlaced: the producer's span; a reply: the worker's); a timer's, or a record's without
+// one, is the saga's stored context, the span that started it (saga.State.TraceParent). The
+// commands and lifecycle events it publishes carry its context, so one order is one trace.
+// It records the saga, the input, the step and attempt, the status transition and one
+// event per history entry, and ends once the batch is written. Commands re-sent at restore
+// carry the saga's stored context. See internal/tracing.
 package orchestrator

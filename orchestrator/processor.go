@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	kafkago "github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
@@ -42,17 +43,20 @@ type processor struct {
 	cfg       Config
 	w         messageWriter
 	a         pkafka.Assignment
+	feed      *pkafka.Feed // what the partition's input is read from
 	partition int
 	log       zerolog.Logger
 
 	sagas    map[string]*saga.State // sagas in flight (finished ones leave at once)
 	finished *finishedIndex         // sagas finished within the dedupe window
+	early    *earlyCancels          // cancels held for orders that have not arrived
 	// markers are finished sagas whose marker must be written again: another writer's
 	// record landed after it (see audit). Emptied by every snapshot write.
 	markers map[string]*saga.State
 	timers  *timerQueue
 	offsets map[string]int64 // next offset to commit, by topic
 	fence   *fence
+	tracer  trace.Tracer // of the global provider when the processor was made
 
 	// per-attempt timeouts by step, to turn deadlines back into dispatch times
 	timeouts, undoTimeouts map[string]time.Duration
@@ -77,8 +81,10 @@ func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
 		sagas:        make(map[string]*saga.State),
 		markers:      make(map[string]*saga.State),
 		finished:     newFinishedIndex(a.Partition, cfg.Partitions, cfg.Retention, cfg.DedupeWindow),
+		early:        newEarlyCancels(a.Partition, cfg.Partitions, cfg.EarlyCancelWindow, cfg.EarlyCancelMax),
 		timers:       newTimerQueue(),
 		offsets:      make(map[string]int64),
+		tracer:       otel.Tracer(tracerName),
 	}
 }
 
@@ -111,28 +117,28 @@ func (p *processor) run(ctx context.Context) error {
 	p.log.Info().Int("sagas", len(p.sagas)).Int("finished", p.finished.Len()).Dur("restore", time.Since(start)).
 		Dur("changelog", read).Msg("partition restored")
 
-	in := make(chan kafkago.Message, p.cfg.BatchSize)
-	readCtx, stopReading := context.WithCancel(ctx)
-	var readers sync.WaitGroup
-	readErrs := make(chan error, len(p.a.Offsets)+1)
 	// The changelog is read on from where restore ended: a snapshot this processor did not
 	// write (a late write of an ended generation) must not stay the saga's last record,
 	// or compaction would keep it instead of the owner's (see audit).
-	feeds := maps.Clone(p.a.Offsets)
-	feeds[events.TopicSagaState] = end
-	for topic, offset := range feeds {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			if err := p.read(readCtx, topic, offset, in); err != nil && readCtx.Err() == nil {
-				readErrs <- fmt.Errorf("reading %s[%d]: %w", topic, p.partition, err)
-			}
-		}()
+	offsets := make(map[pkafka.TopicPartition]int64, len(p.a.Offsets)+1)
+	for topic, off := range p.a.Offsets {
+		offsets[pkafka.TopicPartition{Topic: topic, Partition: p.partition}] = off
+	}
+	offsets[pkafka.TopicPartition{Topic: events.TopicSagaState, Partition: p.partition}] = end
+	sub, err := p.feed.Subscribe(ctx, offsets)
+	if err != nil {
+		return fmt.Errorf("reading partition %d: %w", p.partition, err)
 	}
 	// Shutdown order: stop fetching, then (the loop has returned) nothing is written after.
+	defer sub.Close()
+	lags := make(map[string]prometheus.Gauge, len(offsets))
+	for tp := range offsets {
+		lags[tp.Topic] = p.cfg.Metrics.Lag.WithLabelValues(tp.Topic, strconv.Itoa(p.partition))
+	}
 	defer func() {
-		stopReading()
-		readers.Wait()
+		for topic := range lags {
+			p.cfg.Metrics.Lag.DeleteLabelValues(topic, strconv.Itoa(p.partition))
+		}
 	}()
 
 	timer := time.NewTimer(time.Hour)
@@ -140,7 +146,6 @@ func (p *processor) run(ctx context.Context) error {
 	// Housekeeping (index records, tombstones) also runs when no input arrives.
 	tick := time.NewTicker(housekeepingInterval)
 	defer tick.Stop()
-	batch := make([]kafkago.Message, 0, p.cfg.BatchSize)
 	for {
 		timer.Stop()
 		var timerC <-chan time.Time
@@ -148,62 +153,25 @@ func (p *processor) run(ctx context.Context) error {
 			timer.Reset(max(due.Sub(p.cfg.Now()), 0))
 			timerC = timer.C
 		}
-		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-readErrs:
-			return err
-		case m := <-in:
-			batch = append(batch, m)
+		case <-sub.Ready():
 		case <-timerC:
 		case <-tick.C:
 		}
-	drain:
-		for len(batch) < p.cfg.BatchSize {
-			select {
-			case m := <-in:
-				batch = append(batch, m)
-			default:
-				break drain
-			}
+		batch, err := sub.TryNext(p.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("reading partition %d: %w", p.partition, err)
+		}
+		for _, m := range batch {
+			lags[m.Topic].Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
 		}
 		if err := p.process(ctx, batch); err != nil {
 			if ctx.Err() != nil {
 				return nil // the generation ended mid-batch: nothing committed, redelivered
 			}
 			return err
-		}
-	}
-}
-
-// read feeds one topic's partition into in, from offset, until ctx ends.
-func (p *processor) read(ctx context.Context, topic string, offset int64, in chan<- kafkago.Message) error {
-	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:   p.cfg.Kafka.Brokers,
-		Topic:     topic,
-		Partition: p.partition,
-		Dialer:    p.cfg.Kafka.Dialer(),
-		MinBytes:  1,
-		MaxBytes:  8 << 20,
-		MaxWait:   250 * time.Millisecond,
-	})
-	defer r.Close()
-	if err := r.SetOffset(offset); err != nil {
-		return fmt.Errorf("seeking to %d: %w", offset, err)
-	}
-	lag := p.cfg.Metrics.Lag.WithLabelValues(topic, strconv.Itoa(p.partition))
-	defer p.cfg.Metrics.Lag.DeleteLabelValues(topic, strconv.Itoa(p.partition))
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return err
-		}
-		lag.Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
-		select {
-		case in <- m:
-		case <-ctx.Done():
-			return nil
 		}
 	}
 }
@@ -218,6 +186,12 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 	lastIsKept := map[string]bool{}
 	end, err := pkafka.ReadPartition(ctx, p.cfg.Kafka, events.TopicSagaState, p.partition, func(m kafkago.Message) error {
 		id := string(m.Key)
+		if strings.HasPrefix(id, earlyKeyPrefix) {
+			if err := p.early.restoreRecord(id, m.Value); err != nil {
+				p.log.Error().Err(err).Int64("offset", m.Offset).Msg("skipping unreadable early cancel record")
+			}
+			return nil
+		}
 		if strings.HasPrefix(id, IndexKeyPrefix) {
 			if m.Value == nil {
 				p.finished.forgetRecord(id)
@@ -279,6 +253,10 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 		}
 	}
 	p.finished.sortRestored()
+	p.early.restored(func(id string) bool {
+		_, done := p.finished.lookup(id)
+		return done || p.sagas[id] != nil
+	})
 	var rewrite []string
 	for id, kept := range lastIsKept {
 		if !kept {
@@ -441,7 +419,7 @@ func (p *processor) resendInFlight(ctx context.Context) error {
 	now := p.cfg.Now()
 	for _, s := range p.sagas {
 		for _, c := range p.cfg.Definition.InFlight(s) {
-			m, err := p.commandMessage(s, c, "", now)
+			m, err := p.commandMessage(s, c, "", s.TraceParent, now)
 			if err != nil {
 				return err
 			}
@@ -465,6 +443,11 @@ type batchOutput struct {
 	dirty    map[string]bool
 	order    []string                       // dirty sagas in first-touched order
 	timeline map[string][]saga.HistoryEntry // history entries of the batch, by saga
+	base     map[string]uint64              // saga version before its first entry of the batch
+	applied  map[string][]string            // IDs of the operator requests applied, by saga
+	state    []kafkago.Message              // early cancel records, written with the snapshots
+	spans    []trace.Span                   // of the inputs applied, ended once written
+	current  applySpan                      // of the input being applied (startApply)
 }
 
 func (b *batchOutput) touch(id string) {
@@ -478,10 +461,12 @@ func (b *batchOutput) touch(id string) {
 // letters and forwards, then the snapshots, then the offsets. Everything it writes is
 // derived deterministically from the inputs and the restored state (command and event IDs
 // included), so a crash at any point only repeats work that consumers already dedupe.
-func (p *processor) process(ctx context.Context, batch []kafkago.Message) error {
+func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err error) {
 	start := time.Now()
 	now := p.cfg.Now()
-	out := &batchOutput{dirty: make(map[string]bool), timeline: make(map[string][]saga.HistoryEntry)}
+	out := &batchOutput{dirty: make(map[string]bool), timeline: make(map[string][]saga.HistoryEntry),
+		base: make(map[string]uint64), applied: make(map[string][]string), state: p.early.flush()}
+	defer func() { out.endSpans(err) }()
 	inputs := 0
 	for _, m := range batch {
 		if m.Topic == events.TopicSagaState {
@@ -498,11 +483,13 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) error 
 		if s == nil {
 			continue
 		}
+		p.startApply(nil, nil, id, s, saga.TimerInput(), out)
 		p.apply(id, s, saga.TimerInput(), "", now, out)
 	}
 	out.messages = append(out.messages, p.timelineMessages(out, now)...)
+	p.expireEarly(now, out)
 	housekeeping, housekept := p.finished.housekeeping(now)
-	if len(out.messages) == 0 && len(out.order) == 0 && len(housekeeping) == 0 && inputs == 0 {
+	if len(out.messages) == 0 && len(out.order) == 0 && len(housekeeping) == 0 && len(out.state) == 0 && inputs == 0 {
 		return nil
 	}
 	// A processor writes only while its generation lives: after a rebalance another
@@ -515,13 +502,13 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) error 
 			return fmt.Errorf("writing commands and events: %w", err)
 		}
 	}
-	if len(out.order) > 0 || len(housekeeping) > 0 {
+	if len(out.order) > 0 || len(housekeeping) > 0 || len(out.state) > 0 {
 		snaps, err := p.snapshots(out.order)
 		if err != nil {
 			return err
 		}
 		p.retire(out.order)
-		snaps = append(snaps, housekeeping...)
+		snaps = append(append(snaps, housekeeping...), out.state...)
 		if err := p.writable(ctx); err != nil {
 			return err
 		}
@@ -577,11 +564,7 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s", env.Type, m.Topic), out)
 			return
 		}
-		trace := env.TraceParent
-		if trace == "" {
-			trace = newTraceParent()
-		}
-		in = saga.StartInput(orderID, env.Data, seedOf(orderID), trace)
+		in = saga.StartInput(orderID, env.Data, seedOf(orderID), "") // the trace: see below
 	case events.TopicOrdersControl:
 		var req events.ControlRequest
 		_ = env.DecodeData(&req) // validated by Decode
@@ -614,6 +597,15 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
 			log.Info().Str("topic", m.Topic).Int64("offset", m.Offset).Str("status", string(status)).
 				Msg("ignoring record for a finished order")
+			if m.Topic == events.TopicOrdersControl {
+				req, _ := controlOf(env)
+				p.controlUnknown(req, status, true, now, out) // rejected visibly
+			}
+			return
+		}
+		if m.Topic == events.TopicOrdersControl {
+			req, _ := controlOf(env)
+			p.controlUnknown(req, "", false, now, out) // a cancel is held, a retry rejected
 			return
 		}
 		if m.Topic != events.TopicOrdersPlaced {
@@ -626,12 +618,30 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			p.deadLetter(m, err, out)
 			return
 		}
+		if held, tombs := p.early.take(orderID); len(held) > 0 {
+			// A cancel arrived first: the saga starts cancelled, nothing is dispatched.
+			in = saga.StartCancelledInput(orderID, env.Data, seedOf(orderID), "", held[0].Reason)
+			out.state = append(out.state, tombs...)
+			for _, h := range held {
+				out.applied[orderID] = append(out.applied[orderID], h.RequestID)
+			}
+			log.Info().Int("cancels", len(held)).Msg("applying a cancel that arrived before its order")
+		}
+	}
+	p.startApply(&m, &env, orderID, s, in, out)
+	if in.Kind == saga.InputStart {
+		// The saga's stored context, parent of its timers' spans: the span that started it,
+		// in its producer's trace; without tracing, the producer's traceparent or a new one.
+		if in.TraceParent = out.current.traceparent; in.TraceParent == "" {
+			in.TraceParent = newTraceParent()
+		}
 	}
 	p.apply(orderID, s, in, env.ID, now, out)
 }
 
 // apply runs one saga transition and queues its outputs.
 func (p *processor) apply(id string, s *saga.State, in saga.Input, causation string, now time.Time, out *batchOutput) {
+	span := out.takeSpan()
 	next, outputs, err := p.cfg.Definition.Apply(s, in, now)
 	if err != nil {
 		reason := "apply_error"
@@ -640,22 +650,30 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 		}
 		p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
 		p.log.Warn().Err(err).Str("order_id", id).Msg("input not applied")
+		span.result("error", s, nil, outputs, err)
 		return
 	}
 	if s == nil {
 		p.cfg.Metrics.Sagas.Inc()
 	}
 	if !outputs.Changed && s != nil {
+		span.result("unchanged", s, next, outputs, nil)
 		return
 	}
+	span.result("applied", s, next, outputs, nil)
+	traceparent := span.traceparentFor(next) // what the commands and events carry
 	p.sagas[id] = next
 	out.touch(id)
+	out.timelineBase(id, s)
 	out.timeline[id] = append(out.timeline[id], outputs.History...)
+	if in.Kind == saga.InputControl {
+		p.controlApplied(id, next, in, causation, outputs, now, out)
+	}
 	p.observe(s, next, outputs.History, in, now)
 	due, ok := next.NextTimer()
 	p.timers.schedule(id, due, ok)
 	for _, c := range outputs.Commands {
-		m, err := p.commandMessage(next, c, causation, now)
+		m, err := p.commandMessage(next, c, causation, traceparent, now)
 		if err != nil {
 			p.log.Error().Err(err).Str("order_id", id).Str("step", c.Step).Msg("encoding command")
 			continue
@@ -665,7 +683,7 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 			kind = "undo"
 		}
 		p.cfg.Metrics.Commands.WithLabelValues(c.Worker, kind).Inc()
-		p.log.Debug().Str("order_id", id).Str("traceparent", next.TraceParent).Str("step", c.Step).
+		p.log.Debug().Str("order_id", id).Str("traceparent", traceparent).Str("step", c.Step).
 			Str("command_id", c.ID).Int("attempt", c.Attempt).Str("kind", kind).Msg("command")
 		out.messages = append(out.messages, m)
 	}
@@ -677,13 +695,13 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 			}
 			continue
 		}
-		m, err := p.lifecycleMessage(next, typ, e, now)
+		m, err := p.lifecycleMessage(next, typ, e, traceparent, now)
 		if err != nil {
 			p.log.Error().Err(err).Str("order_id", id).Msg("encoding lifecycle event")
 			continue
 		}
 		p.cfg.Metrics.Lifecycle.WithLabelValues(typ).Inc()
-		p.log.Debug().Str("order_id", id).Str("traceparent", next.TraceParent).Str("type", typ).
+		p.log.Debug().Str("order_id", id).Str("traceparent", traceparent).Str("type", typ).
 			Str("reason", e.Reason).Str("step", e.Step).Msg("lifecycle event")
 		out.messages = append(out.messages, m)
 	}
@@ -723,8 +741,9 @@ func (p *processor) observe(prev, next *saga.State, history []saga.HistoryEntry,
 	m.StepLatency.WithLabelValues(in.Step, string(in.Outcome)).Observe(now.Sub(phase.Deadline.Add(-timeout)).Seconds())
 }
 
-// commandMessage encodes a saga command for its worker's topic.
-func (p *processor) commandMessage(s *saga.State, c saga.Command, causation string, now time.Time) (kafkago.Message, error) {
+// commandMessage encodes a saga command for its worker's topic, carrying the W3C
+// traceparent of the span that sends it.
+func (p *processor) commandMessage(s *saga.State, c saga.Command, causation, traceparent string, now time.Time) (kafkago.Message, error) {
 	env := events.Envelope{
 		ID:              c.ID,
 		Source:          "podium/orchestrator",
@@ -737,7 +756,7 @@ func (p *processor) commandMessage(s *saga.State, c saga.Command, causation stri
 		Attempt:         c.Attempt,
 		IdempotencyKey:  c.IdempotencyKey,
 		CausationID:     causation,
-		TraceParent:     s.TraceParent,
+		TraceParent:     traceparent,
 		Data:            c.Payload,
 	}
 	value, headers, err := events.Encode(env)
@@ -747,8 +766,9 @@ func (p *processor) commandMessage(s *saga.State, c saga.Command, causation stri
 	return kafkago.Message{Topic: events.CommandsTopic(c.Worker), Key: []byte(c.SagaID), Value: value, Headers: toKafkaHeaders(headers)}, nil
 }
 
-// lifecycleMessage encodes a public lifecycle event for orders.events.
-func (p *processor) lifecycleMessage(s *saga.State, typ string, e saga.Event, now time.Time) (kafkago.Message, error) {
+// lifecycleMessage encodes a public lifecycle event for orders.events, carrying the W3C
+// traceparent of the span that publishes it.
+func (p *processor) lifecycleMessage(s *saga.State, typ string, e saga.Event, traceparent string, now time.Time) (kafkago.Message, error) {
 	data, err := json.Marshal(events.OrderLifecycle{
 		OrderID: s.SagaID,
 		Status:  string(order.StatusOf(s)),
@@ -766,7 +786,7 @@ func (p *processor) lifecycleMessage(s *saga.State, typ string, e saga.Event, no
 		Time:            now.UTC(),
 		DataContentType: "application/json",
 		SagaID:          s.SagaID,
-		TraceParent:     s.TraceParent,
+		TraceParent:     traceparent,
 		Data:            data,
 	}
 	value, headers, err := events.Encode(env)
@@ -885,7 +905,9 @@ func (p *processor) timelineMessages(out *batchOutput, now time.Time) []kafkago.
 		if len(entries) == 0 || s == nil {
 			continue
 		}
-		tl := events.SagaTimeline{SagaID: id, Definition: s.Definition, Version: s.Version, Status: string(s.Status),
+		base := out.base[id]
+		tl := events.SagaTimeline{SagaID: id, Definition: s.Definition, Version: s.Version, BaseVersion: &base,
+			AppliedRequests: out.applied[id], Status: string(s.Status),
 			Entries: make([]events.TimelineEntry, len(entries))}
 		for i, h := range entries {
 			tl.Entries[i] = events.TimelineEntry(h)

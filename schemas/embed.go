@@ -1,6 +1,7 @@
 // Package schemas holds podium's JSON Schemas (draft 2020-12): one for the CloudEvents
 // envelope (envelope.v1) and one for the data of every event type (order.placed.v1, each
-// command, the generic reply.v1, order.control.v1, order.lifecycle.v1), with shared building
+// command, the generic reply.v1, order.control.v1, order.control-outcome.v1,
+// order.lifecycle.v1, saga.timeline.v1), with shared building
 // blocks in defs.v1. The files are embedded into the binary and are the wire contract:
 // package events enforces them on every record it decodes.
 //

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/internal/tracing"
 	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/order"
 )
@@ -24,6 +26,8 @@ func newOrchestratorCmd() *cobra.Command {
 		retention   time.Duration
 		dedupe      time.Duration
 		maxState    int
+		earlyWindow time.Duration
+		earlyMax    int
 	)
 	cmd := &cobra.Command{
 		Use:   "orchestrator",
@@ -55,17 +59,21 @@ func newOrchestratorCmd() *cobra.Command {
 				Retention:      retention,
 				DedupeWindow:   dedupe,
 				MaxStateBytes:  maxState,
-				Logger:         log,
-				Metrics:        orchestrator.NewMetrics(metrics),
-				Ready:          markReady,
+				// 0 on the command line turns holding off; 0 in Config means the default.
+				EarlyCancelWindow: cmp.Or(earlyWindow, -1),
+				EarlyCancelMax:    earlyMax,
+				Logger:            log,
+				Metrics:           orchestrator.NewMetrics(metrics),
+				Ready:             markReady,
 			}
 			kafka.logFields(log.Info()).Int("partitions", partitions).Str("group_id", groupID).
 				Int("batch_size", batchSize).Dur("session_timeout", session).Str("metrics_addr", metricsAddr).
 				Dur("retention", retention).Dur("dedupe_window", dedupe).Int("max_state_bytes", maxState).
+				Dur("early_cancel_window", earlyWindow).Int("early_cancel_max", earlyMax).
 				Dur("step_timeout", sagaOpts.Timeout).Int("max_attempts", sagaOpts.Retry.MaxAttempts).
 				Dur("compensation_timeout", sagaOpts.CompensationTimeout).Int("compensation_max_attempts", sagaOpts.CompensationRetry.MaxAttempts).
 				Msg("configuration")
-			if err := orchestrator.Run(cmd.Context(), cfg); err != nil {
+			if err := traced(cmd.Context(), tracing.ServiceOrchestrator, log, func() error { return orchestrator.Run(cmd.Context(), cfg) }); err != nil {
 				return fmt.Errorf("orchestrator: %w", err)
 			}
 			log.Info().Msg("stopped")
@@ -86,6 +94,10 @@ func newOrchestratorCmd() *cobra.Command {
 		"how long a finished order is remembered, so a duplicate OrderPlaced starts nothing (≥ --retention)")
 	intFlag(fs, &maxState, "max-state-bytes", orchestrator.DefaultMaxStateBytes,
 		"largest saga state accepted: an OrderPlaced whose state would be larger is a dead letter (too_large)")
+	durationFlag(fs, &earlyWindow, "early-cancel-window", orchestrator.DefaultEarlyCancelWindow,
+		"how long a cancel for an order that has not arrived yet is held (applied if the order arrives, else rejected); 0: rejected at once")
+	intFlag(fs, &earlyMax, "early-cancel-max", orchestrator.DefaultEarlyCancelMax,
+		"most cancels held per partition for orders that have not arrived (beyond: rejected at once)")
 	durationFlag(fs, &sagaOpts.Timeout, "step-timeout", order.DefaultTimeout, "per-attempt deadline of each step")
 	intFlag(fs, &sagaOpts.Retry.MaxAttempts, "max-attempts", order.DefaultMaxAttempts, "attempts per step before it fails")
 	durationFlag(fs, &sagaOpts.Retry.Initial, "backoff-initial", 200*time.Millisecond, "first retry backoff")

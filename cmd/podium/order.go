@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/podiumhq/podium/internal/client"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
 	"github.com/podiumhq/podium/internal/sample"
+	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
 func newOrderCmd() *cobra.Command {
@@ -91,7 +95,7 @@ func newOrderPlaceCmd() *cobra.Command {
 				}
 				orders = append(orders, sample.Order{Placed: one})
 			}
-			w := pkafka.NewWriter(kcfg)
+			w := pkafka.NewProducer(kcfg)
 			defer w.Close()
 			out := cmd.OutOrStdout()
 			var tracking *client.Tracking
@@ -201,8 +205,18 @@ func newOrderWatchCmd() *cobra.Command {
 					fmt.Fprintf(out, "%s  undecodable record at %s[%d]@%d: %v\n", m.Time.Format(time.RFC3339Nano), m.Topic, m.Partition, m.Offset, err)
 					return
 				}
+				if events.IsControlOutcomeType(env.Type) {
+					var o events.ControlOutcome
+					_ = env.DecodeData(&o)
+					verb := "rejected"
+					if env.Type == events.TypeOrderControlDeferred {
+						verb = "deferred"
+					}
+					fmt.Fprintf(out, "%s  %-10s %s  %s %s: %s\n", env.Time.Format("15:04:05.000"), verb, o.OrderID, o.Action, o.Reason, o.Message)
+					return
+				}
 				if !events.IsLifecycleType(env.Type) {
-					return // the timeline: `podium order show` displays it
+					return // the timeline: `podium order get` displays it
 				}
 				var l events.OrderLifecycle
 				_ = env.DecodeData(&l)
@@ -224,18 +238,28 @@ func newOrderWatchCmd() *cobra.Command {
 
 func newOrderControlCmd(action string) *cobra.Command {
 	var (
-		kafka  kafkaOptions
-		reason string
+		kafka   kafkaOptions
+		reason  string
+		timeout time.Duration
 	)
-	typ, short := events.TypeOrderCancel, "Ask the orchestrator to cancel an order (compensating what was done)"
+	typ, short := events.TypeOrderCancel, "Cancel an order (compensating what was done) and report the outcome"
 	if action == "retry" {
-		typ, short = events.TypeOrderRetry, "Ask the orchestrator to retry a failed order's compensations"
+		typ, short = events.TypeOrderRetry, "Retry a failed order's compensations and report the outcome"
 	}
 	cmd := &cobra.Command{
 		Use:   action + " ORDER_ID",
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Long: short + ".\n\n" +
+			"Publishes the request on orders.control, then follows orders.events for the orchestrator's\n" +
+			"answer to it and prints it. Exit status: 0 applied; 3 rejected (the order's status refuses it);\n" +
+			"4 unknown order (a cancel is held for the orchestrator's --early-cancel-window and applies if\n" +
+			"the order arrives); 5 no answer within --timeout (is the orchestrator running?); 1 other errors.\n" +
+			"--timeout 0 publishes the request without waiting.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return fmt.Errorf("--timeout %s: must not be negative", timeout)
+			}
 			kcfg, err := kafka.config("podium-cli")
 			if err != nil {
 				return err
@@ -244,18 +268,129 @@ func newOrderControlCmd(action string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := pkafka.NewWriter(kcfg)
+			var from []int64
+			if timeout > 0 { // the answer comes after the request: follow from the end now
+				if from, err = client.EndOffsets(cmd.Context(), kcfg, events.TopicOrdersEvents); err != nil {
+					return kcfg.Explain(err)
+				}
+			}
+			w := pkafka.NewProducer(kcfg)
 			defer w.Close()
 			if err := w.WriteMessages(cmd.Context(), m); err != nil {
-				return fmt.Errorf("publishing %s: %w", action, err)
+				return fmt.Errorf("publishing %s: %w", action, kcfg.Explain(err))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s requested for %s\n", action, args[0])
-			return nil
+			out := cmd.OutOrStdout()
+			if timeout == 0 {
+				fmt.Fprintf(out, "%s requested for %s\n", action, args[0])
+				return nil
+			}
+			requestID, err := requestIDOf(m)
+			if err != nil {
+				return err
+			}
+			res, err := awaitControl(cmd.Context(), kcfg, args[0], requestID, from, timeout)
+			if err != nil {
+				return err
+			}
+			return res.report(out, action, args[0], timeout)
 		},
 	}
 	kafka.register(cmd.Flags())
 	cmd.Flags().StringVar(&reason, "reason", "requested by operator", "reason recorded in the order's history")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the orchestrator's answer (0: do not wait)")
 	return cmd
+}
+
+// Exit codes of `podium order cancel|retry`.
+const (
+	exitRejected     = 3
+	exitUnknownOrder = 4
+	exitNoAnswer     = 5
+)
+
+// controlResult is the orchestrator's answer to an operator request, as read on
+// orders.events.
+type controlResult struct {
+	// answered is false when no answer came in time.
+	answered bool
+	// applied: a timeline record lists the request among the ones it applied; status is
+	// the saga's status after it.
+	applied bool
+	status  saga.Status
+	// outcome is the rejection or deferral otherwise; deferred is set for the latter.
+	outcome  events.ControlOutcome
+	deferred bool
+}
+
+// report prints the answer and returns the exit status it calls for.
+func (r controlResult) report(out io.Writer, action, orderID string, timeout time.Duration) error {
+	switch {
+	case !r.answered:
+		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("%s of %s: no answer from the orchestrator within %s (is it running? the request stays on orders.control)", action, orderID, timeout)}
+	case r.applied:
+		fmt.Fprintf(out, "%s applied to %s: the order is %s\n", action, orderID, order.StatusOf(&saga.State{Status: r.status}))
+		return nil
+	case r.deferred:
+		until := ""
+		if r.outcome.Until != nil {
+			until = " until " + r.outcome.Until.Format(time.RFC3339)
+		}
+		return &exitError{code: exitUnknownOrder, msg: fmt.Sprintf("%s of %s: unknown order; the cancel is held%s and applies if the order arrives", action, orderID, until)}
+	case r.outcome.Reason == events.ControlUnknownOrder:
+		return &exitError{code: exitUnknownOrder, msg: fmt.Sprintf("%s of %s rejected: unknown order (%s)", action, orderID, r.outcome.Message)}
+	default:
+		return &exitError{code: exitRejected, msg: fmt.Sprintf("%s of %s rejected: %s (%s)", action, orderID, r.outcome.Message, r.outcome.Reason)}
+	}
+}
+
+// requestIDOf is the CloudEvents id of an encoded request.
+func requestIDOf(m kafkago.Message) (string, error) {
+	hs := make([]events.Header, len(m.Headers))
+	for i, h := range m.Headers {
+		hs[i] = events.Header{Key: h.Key, Value: h.Value}
+	}
+	env, err := events.Decode(events.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: hs})
+	if err != nil {
+		return "", fmt.Errorf("reading back the request: %w", err)
+	}
+	return env.ID, nil
+}
+
+// awaitControl follows orders.events from the offsets from (taken before the request was
+// written) for the orchestrator's answer to request requestID of orderID: a timeline
+// record that applied it, or a rejection or deferral that names it. It returns an
+// unanswered result when timeout passes first.
+func awaitControl(ctx context.Context, kcfg pkafka.Config, orderID, requestID string, from []int64, timeout time.Duration) (controlResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var res controlResult
+	err := client.Follow(ctx, kcfg, events.TopicOrdersEvents, from, func(m kafkago.Message, env events.Envelope, err error) {
+		if err != nil || res.answered || string(m.Key) != orderID {
+			return
+		}
+		switch {
+		case env.Type == events.TypeSagaTimeline:
+			var tl events.SagaTimeline
+			if env.DecodeData(&tl) == nil && slices.Contains(tl.AppliedRequests, requestID) {
+				res = controlResult{answered: true, applied: true, status: saga.Status(tl.Status)}
+			}
+		case events.IsControlOutcomeType(env.Type):
+			var o events.ControlOutcome
+			if env.DecodeData(&o) == nil && o.RequestID == requestID {
+				res = controlResult{answered: true, outcome: o, deferred: env.Type == events.TypeOrderControlDeferred}
+			}
+		}
+		if res.answered {
+			cancel()
+		}
+	})
+	if err != nil && !res.answered {
+		return res, fmt.Errorf("following %s: %w", events.TopicOrdersEvents, kcfg.Explain(err))
+	}
+	if !res.answered && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return res, ctx.Err() // interrupted, not timed out
+	}
+	return res, nil
 }
 
 // progress is a one-line progress bar on a terminal-ish writer.

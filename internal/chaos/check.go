@@ -36,17 +36,26 @@ type Pos struct {
 type Timeline struct {
 	// Records counts every record read; Repeats those whose version an earlier one had.
 	Records, Repeats int
-	// Version and Status are those of the highest version (the first record of it): the
-	// saga's last known status ("running", "compensating", "completed", "compensated",
+	// Version and Status are those of the last record applied by the API's rule (see
+	// events.SagaTimeline): in offset order, a record continues the saga's line, or — its
+	// base version below the last version applied, after a failover — replaces the records
+	// applied from its base on; a redelivery (the base and version of a record applied) and
+	// a record without a base version at or below the last version are skipped. Status is
+	// the saga's last known status ("running", "compensating", "completed", "compensated",
 	// "failed").
 	Version uint64
 	Status  string
+	// line holds the (base, version) of the last records applied, oldest first.
+	line []timelineSpan
 	// Started holds the time of every "started" entry, repeats included.
 	Started []time.Time
 	// Finished is the earliest time of an entry that finished the saga ("completed", or
 	// "compensated" of the saga itself); zero if none.
 	Finished time.Time
 }
+
+// timelineSpan is one timeline record applied: its base version and version.
+type timelineSpan struct{ base, version uint64 }
 
 // Retention is what a run's windows expired, as podium.saga-state and the workers'
 // processed topics show it.

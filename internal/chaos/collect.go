@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,6 +90,9 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 				addTimeline(obs.Timelines, tl, versions[tl.SagaID])
 				obs.LastEvent[tl.SagaID] = Pos{m.Partition, m.Offset}
 				return nil
+			}
+			if events.IsControlOutcomeType(env.Type) {
+				return nil // the answer to an operator request: no status of the saga
 			}
 			var l events.OrderLifecycle
 			if err := env.DecodeData(&l); err != nil || !events.IsLifecycleType(env.Type) {
@@ -252,11 +256,18 @@ func addTimeline(timelines map[string]*Timeline, rec events.SagaTimeline, seen m
 	tl.Records++
 	if seen[rec.Version] {
 		tl.Repeats++
-	} else {
-		seen[rec.Version] = true
-		if tl.Status == "" || rec.Version > tl.Version {
-			tl.Version, tl.Status = rec.Version, rec.Status
+	}
+	seen[rec.Version] = true
+	if tl.Status == "" || followTimeline(tl, rec.BaseVersion, rec.Version) {
+		base := tl.Version
+		if rec.BaseVersion != nil {
+			base = *rec.BaseVersion
 		}
+		tl.Version, tl.Status = rec.Version, rec.Status
+		if len(tl.line) == timelineLine {
+			tl.line = slices.Delete(tl.line, 0, 1)
+		}
+		tl.line = append(tl.line, timelineSpan{base: base, version: rec.Version})
 	}
 	for _, e := range rec.Entries {
 		switch {
@@ -268,6 +279,34 @@ func addTimeline(timelines map[string]*Timeline, rec events.SagaTimeline, seen m
 			}
 		}
 	}
+}
+
+// timelineLine is how many of the last records applied a Timeline remembers.
+const timelineLine = 16
+
+// followTimeline reports whether a record from base (nil: an older orchestrator's) to
+// version is applied to tl, after the records before it: the API's rule (see
+// events.SagaTimeline and Timeline). When it replaces records, they leave tl.line.
+func followTimeline(tl *Timeline, base *uint64, version uint64) bool {
+	if base == nil || *base >= tl.Version {
+		return version > tl.Version
+	}
+	for _, sp := range tl.line {
+		if sp.base == *base && sp.version == version {
+			return false // a redelivery
+		}
+	}
+	for i, sp := range tl.line {
+		switch {
+		case sp.base == *base:
+			tl.line = tl.line[:i]
+			return true
+		case sp.version == *base:
+			tl.line = tl.line[:i+1]
+			return true
+		}
+	}
+	return version > tl.Version
 }
 
 // life follows the records of one saga key in podium.saga-state, in log order, to see a

@@ -41,13 +41,14 @@ type stack struct {
 	saga    order.Options
 	tracker *sample.Tracker
 	gen     *sample.Generator
-	writer  *kafkago.Writer
+	writer  *pkafka.Producer
 	log     zerolog.Logger
 
 	mu        sync.Mutex
 	procs     map[string]*running
 	effects   map[string]*workers.MemoryEffects
 	timelines map[string][]events.SagaTimeline // the timeline records read, by order
+	outcomes  map[string][]controlOutcome      // answers to operator requests read, by order
 	skew      atomic.Int64                     // added to the orchestrators' clock (see advance)
 	metrics   *orchestrator.Metrics            // shared by every orchestrator instance of the stack
 }
@@ -86,9 +87,10 @@ func newStack(t *testing.T, opts order.Options) *stack {
 		procs:     map[string]*running{},
 		effects:   map[string]*workers.MemoryEffects{},
 		timelines: map[string][]events.SagaTimeline{},
+		outcomes:  map[string][]controlOutcome{},
 		metrics:   orchestrator.NewMetrics(nil),
 	}
-	s.writer = pkafka.NewWriter(s.kafka)
+	s.writer = pkafka.NewProducer(s.kafka)
 	t.Cleanup(func() {
 		s.stopAll()
 		_ = s.writer.Close()
@@ -109,6 +111,17 @@ func newStack(t *testing.T, opts order.Options) *stack {
 				}
 				s.mu.Lock()
 				s.timelines[tl.SagaID] = append(s.timelines[tl.SagaID], tl)
+				s.mu.Unlock()
+				return
+			}
+			if events.IsControlOutcomeType(env.Type) {
+				var o events.ControlOutcome
+				if err := env.DecodeData(&o); err != nil {
+					t.Errorf("control outcome data: %v", err)
+					return
+				}
+				s.mu.Lock()
+				s.outcomes[o.OrderID] = append(s.outcomes[o.OrderID], controlOutcome{Type: env.Type, ControlOutcome: o})
 				s.mu.Unlock()
 				return
 			}

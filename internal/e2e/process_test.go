@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,12 +103,15 @@ func startProcessStack(t *testing.T, extra ...string) *processStack {
 			t.Logf("process output (tail):\n%s", devstack.Tail(ps.out.String(), 60))
 		}
 	})
-	if _, err := ps.sup.Start("broker", "broker", "--addr", ps.broker, "--partitions", "12", "--log-level", "warn"); err != nil {
+	// The broker writes its ready file once its topics exist (it listens before).
+	ready := filepath.Join(t.TempDir(), "broker.ready")
+	proc, err := ps.sup.Start("broker", "broker", "--addr", ps.broker, "--partitions", "12", "--log-level", "warn", "--ready-file", ready)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := devstack.WaitTCP(ctx, ps.broker); err != nil {
+	if _, err := devstack.WaitFile(ctx, ready, proc); err != nil {
 		t.Fatal(err)
 	}
 	common := append([]string{"--kafka-brokers", ps.broker, "--log-level", "warn"}, extra...)
@@ -301,7 +305,7 @@ func TestOrderCancelAndRetryCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	l := followLifecycle(t, ctx, ps.kafka)
-	w := pkafka.NewWriter(ps.kafka)
+	w := pkafka.NewProducer(ps.kafka)
 	defer w.Close()
 	g := sample.NewGenerator("cli", 5)
 	podium := func(args ...string) string {
@@ -330,7 +334,7 @@ func TestOrderCancelAndRetryCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.await(t, ctx, a.OrderID, "approved")
-	if out := podium("order", "cancel", a.OrderID, "--reason", "customer called"); !strings.Contains(out, "cancel requested for "+a.OrderID) {
+	if out := podium("order", "cancel", a.OrderID, "--reason", "customer called"); !strings.Contains(out, "cancel applied to "+a.OrderID) {
 		t.Errorf("podium order cancel printed %q", out)
 	}
 	if e := l.await(t, ctx, a.OrderID, "cancelled"); !strings.Contains(e.Reason, "customer called") {
@@ -349,7 +353,7 @@ func TestOrderCancelAndRetryCommands(t *testing.T) {
 	}
 	l.await(t, ctx, b.OrderID, "failed")
 	restart("shipping", "worker", "shipping")
-	if out := podium("order", "retry", b.OrderID); !strings.Contains(out, "retry requested for "+b.OrderID) {
+	if out := podium("order", "retry", b.OrderID); !strings.Contains(out, "retry applied to "+b.OrderID) {
 		t.Errorf("podium order retry printed %q", out)
 	}
 	l.await(t, ctx, b.OrderID, "cancelled")

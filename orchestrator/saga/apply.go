@@ -158,8 +158,29 @@ func (e *engine) start(in Input) error {
 		e.s.Steps[name] = &StepState{Status: StepPending}
 	}
 	e.record(HistoryStarted, "", 0, "", "")
+	if in.Action == ControlCancel {
+		e.cancelBeforeStart(clean(in.Reason))
+		return nil
+	}
 	e.advance()
 	return nil
+}
+
+// cancelBeforeStart ends a saga that was just created, before any step ran: every step
+// is skipped and the saga is compensated, without a command.
+func (e *engine) cancelBeforeStart(reason string) {
+	if reason == "" {
+		reason = "cancelled"
+	}
+	e.record(HistoryCancel, "", 0, "", reason)
+	e.beginCompensation(reason, "")
+	for _, name := range e.ix.onComp {
+		e.s.Steps[name].Status = StepSkipped
+		e.record(HistorySkipped, name, 0, "", "")
+	}
+	e.s.Status = StatusCompensated
+	e.record(HistoryCompensated, "", 0, "", reason)
+	e.emit(Event{Kind: EventCompensated, Reason: reason})
 }
 
 // action returns the forward or compensation action of a step (nil if it has none).

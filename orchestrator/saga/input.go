@@ -46,7 +46,7 @@ type Input struct {
 	Outcome   string // ReplySuccess, ReplyFailure or ReplyError
 	Result    json.RawMessage
 
-	// control
+	// control; on a start, ControlCancel starts the saga cancelled (StartCancelledInput)
 	Action string // ControlCancel or ControlRetry
 
 	// Reason is the failure/error reason of a reply, or the reason of a control request.
@@ -57,6 +57,16 @@ type Input struct {
 // jitter, and the W3C traceparent to propagate on its commands.
 func StartInput(sagaID string, payload json.RawMessage, seed uint64, traceParent string) Input {
 	return Input{Kind: InputStart, SagaID: sagaID, Payload: payload, Seed: seed, TraceParent: traceParent}
+}
+
+// StartCancelledInput starts saga sagaID already cancelled, for a cancel request (reason)
+// that arrived before the start and was held by the runtime: the saga records its start
+// and the cancel, skips every step — OnCompensated steps too, as nothing happened that
+// needs announcing — and is compensated at once. No command is sent.
+func StartCancelledInput(sagaID string, payload json.RawMessage, seed uint64, traceParent, reason string) Input {
+	in := StartInput(sagaID, payload, seed, traceParent)
+	in.Action, in.Reason = ControlCancel, reason
+	return in
 }
 
 // ReplyInput is a worker's reply to command commandID of step. outcome is ReplySuccess,
