@@ -236,13 +236,20 @@ func (s *inProcess) secondSagaSeen(ctx context.Context, injected []Injected, dup
 	obs.IgnoredStarts = s.watch.Counts()
 	rep := Evaluate(Expectation{Orders: s.load.Orders(), Injected: injected, Duplicates: dups}, obs)
 	var problems []string
+	// The timeline's second start is what must be reported. The changelog may show it too
+	// (a state in flight after the first saga's tombstone), but only until compaction keeps
+	// the key's last record alone — the second saga's marker — which in a full run's
+	// minute-long passes it usually has: that invariant may report it, never another order.
 	for _, inv := range rep.Invariants {
-		want := inv.Name == InvOneSaga || inv.Name == InvResurrected
+		required := inv.Name == InvOneSaga
+		allowed := required || inv.Name == InvResurrected
 		others := slices.DeleteFunc(slices.Clone(inv.Violations), func(v string) bool { return strings.HasPrefix(v, id+":") })
 		switch {
-		case want && (inv.Failed() == 0 || len(others) > 0):
+		case required && (inv.Failed() == 0 || len(others) > 0):
 			problems = append(problems, fmt.Sprintf("%q: %v, want violations of %s alone", inv.Name, inv.Violations, id))
-		case !want && inv.Failed() > 0:
+		case allowed && len(others) > 0:
+			problems = append(problems, fmt.Sprintf("%q: %v, want none but of %s", inv.Name, inv.Violations, id))
+		case !allowed && inv.Failed() > 0:
 			problems = append(problems, fmt.Sprintf("%q: %v, want none", inv.Name, inv.Violations))
 		}
 	}
