@@ -45,18 +45,25 @@ func refuseProduce(c interface {
 	})
 }
 
-// A write whose context ends while the Producer retries it is not retried after: a
-// processor's batch never lands after its generation ended (as long as no request of it
-// was accepted before).
-func TestProducerStopsRetryingWhenTheCallerGivesUp(t *testing.T) {
+// refusingBroker is a one-partition topic on a broker that refuses every Produce request
+// (see refuseProduce) until allow is closed, and a Producer for it, closed at the test's end.
+func refusingBroker(t *testing.T) (Config, string, *Producer, chan struct{}, chan struct{}) {
+	t.Helper()
 	c, cfg := newCluster(t)
 	topic := uniqueName(t, "state")
 	createTopics(t, cfg, TopicSpec{Name: topic, Partitions: 1})
 	w := NewProducer(cfg)
-	defer w.Close()
-
+	t.Cleanup(func() { _ = w.Close() })
 	refused, allow := make(chan struct{}, 1), make(chan struct{})
 	refuseProduce(c, refused, allow)
+	return cfg, topic, w, refused, allow
+}
+
+// A write whose context ends while the Producer retries it is not retried after: a
+// processor's batch never lands after its generation ended (as long as no request of it
+// was accepted before).
+func TestProducerStopsRetryingWhenTheCallerGivesUp(t *testing.T) {
+	cfg, topic, w, refused, allow := refusingBroker(t)
 	gen, endGeneration := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -87,14 +94,7 @@ func TestProducerStopsRetryingWhenTheCallerGivesUp(t *testing.T) {
 
 // A call whose context ended while it waited behind another request is never sent.
 func TestProducerDropsQueuedWritesOfEndedContexts(t *testing.T) {
-	c, cfg := newCluster(t)
-	topic := uniqueName(t, "state")
-	createTopics(t, cfg, TopicSpec{Name: topic, Partitions: 1})
-	w := NewProducer(cfg)
-	defer w.Close()
-
-	refused, allow := make(chan struct{}, 1), make(chan struct{})
-	refuseProduce(c, refused, allow)
+	cfg, topic, w, refused, allow := refusingBroker(t)
 	first := make(chan error, 1)
 	go func() { // holds the drain goroutine in its retries
 		first <- w.WriteMessages(testContext(t, 20*time.Second), kafkago.Message{Topic: topic, Key: []byte("a"), Value: []byte("first")})
