@@ -17,6 +17,9 @@ import (
 // one. Co-partitioning is what makes ownership work, so Run refuses to start.
 var ErrPartitionMismatch = errors.New("partition count mismatch")
 
+// commitFlushTimeout bounds the wait for a released partition's last offset commits.
+const commitFlushTimeout = 5 * time.Second
+
 // feedMaxWait is the long poll of the orchestrator's fetches: with no input, a fetch returns
 // after it, so it is also the longest a newly assigned partition waits for its first fetch.
 const feedMaxWait = 250 * time.Millisecond

@@ -129,7 +129,9 @@ func (p *processor) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading partition %d: %w", p.partition, err)
 	}
-	// Shutdown order: stop fetching, then (the loop has returned) nothing is written after.
+	// Shutdown order: stop fetching, then (the loop has returned) nothing is written after,
+	// and the last commits are waited for while the generation still lives.
+	defer p.a.Flush(commitFlushTimeout)
 	defer sub.Close()
 	lags := make(map[string]prometheus.Gauge, len(offsets))
 	for tp := range offsets {
@@ -522,9 +524,14 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := p.a.Commit(p.offsets); err != nil {
-			return fmt.Errorf("committing offsets: %w", err)
-		}
+		// Sent after the writes, not waited for: the next batch need not wait a round trip,
+		// and a lost commit only redelivers inputs already applied, which the sagas ignore.
+		// The partition's last commits are flushed before the generation ends (run).
+		p.a.CommitAsync(p.offsets, func(err error) {
+			if err != nil {
+				p.log.Warn().Err(err).Msg("committing offsets; the inputs since the last commit will be delivered again")
+			}
+		})
 	}
 	p.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
 	return nil

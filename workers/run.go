@@ -177,7 +177,6 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 	log.Info().Int64("offset", offset).Int("stored_replies", proc.store.len()).
 		Int("owed_tombstones", len(proc.store.owed)).Msg("partition assigned")
 
-	var commits sync.WaitGroup // commits sent and not yet answered
 	var idle idleState
 	var sub *pkafka.Subscription
 	defer func() {
@@ -214,7 +213,7 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 			continue
 		}
 		offset = batch[len(batch)-1].Offset + 1
-		if err := r.processBatch(ctx, a, proc, batch, &commits, log); err != nil {
+		if err := r.processBatch(ctx, a, proc, batch, log); err != nil {
 			if ctx.Err() != nil {
 				break
 			}
@@ -230,7 +229,7 @@ func (r *runner) runPartition(ctx context.Context, a pkafka.Assignment) {
 	}
 	// The generation lives until this returns: let the last commits reach the broker, so the
 	// next owner does not get the last batches again (it would answer them from the store).
-	waitCommits(&commits, commitFlushTimeout)
+	a.Flush(commitFlushTimeout)
 	log.Info().Int64("offset", offset).Msg("partition released")
 }
 
@@ -286,10 +285,10 @@ func (r *runner) next(ctx context.Context, sub *pkafka.Subscription) ([]kafkago.
 // processBatch expires the replies that left the retention window, handles batch, syncs
 // the handler's effects, writes every resulting record (and the tombstones owed) in one
 // synchronous call and commits the offset after the batch, without waiting for the commit
-// (commits counts it until it is answered): the next fetch need not wait a round trip, and a
-// lost commit only redelivers commands whose replies are stored. On an error nothing is
+// (the Assignment counts it until it is answered, see Flush): the next fetch need not wait
+// a round trip, and a lost commit only redelivers commands whose replies are stored. On an error nothing is
 // committed and the batch's stored replies are forgotten, so the caller may handle it again.
-func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *processor, batch []kafkago.Message, commits *sync.WaitGroup, log zerolog.Logger) error {
+func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *processor, batch []kafkago.Message, log zerolog.Logger) error {
 	start := time.Now()
 	proc.expire()
 	// ctx ends when the partition is revoked (a rebalance begins, or the worker stops). The
@@ -317,9 +316,7 @@ func (r *runner) processBatch(ctx context.Context, a pkafka.Assignment, proc *pr
 		return err
 	}
 	next := batch[len(batch)-1].Offset + 1
-	commits.Add(1)
 	a.CommitAsync(map[string]int64{r.topics.commands: next}, func(err error) {
-		defer commits.Done()
 		if err != nil {
 			// Written but not committed: the batch is delivered again and answered from the store.
 			log.Warn().Err(err).Int64("offset", next).Msg("committing offsets")
@@ -396,18 +393,6 @@ func (r *runner) idle(ctx context.Context, proc *processor, st *idleState, log z
 
 // commitFlushTimeout bounds the wait for a released partition's last commits.
 const commitFlushTimeout = 5 * time.Second
-
-// waitCommits waits until every commit counted by commits is answered, or d passes.
-func waitCommits(commits *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() { commits.Wait(); close(done) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
-}
 
 // wait waits d or until ctx ends, and returns the next backoff.
 func wait(ctx context.Context, d time.Duration) time.Duration {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,14 +64,13 @@ func (h *callNumbering) Handle(context.Context, Command) Result {
 // testRun is the runtime of the inventory worker's partition home("ord-1") with a fake clock
 // and writer.
 type testRun struct {
-	t       *testing.T
-	r       *runner
-	proc    *processor
-	w       *fakeWriter
-	clock   *fakeClock
-	part    int
-	offset  int64
-	commits sync.WaitGroup
+	t      *testing.T
+	r      *runner
+	proc   *processor
+	w      *fakeWriter
+	clock  *fakeClock
+	part   int
+	offset int64
 }
 
 func newTestRun(t *testing.T, h Handler, retention time.Duration) *testRun {
@@ -95,7 +93,7 @@ func (tr *testRun) batch(ctx context.Context, cmds ...events.Envelope) error {
 		tr.offset++
 		recs[i] = record(tr.t, c, tr.part, tr.offset)
 	}
-	return tr.r.processBatch(ctx, pkafka.Assignment{Partition: tr.part}, tr.proc, recs, &tr.commits, zerolog.Nop())
+	return tr.r.processBatch(ctx, pkafka.Assignment{Partition: tr.part}, tr.proc, recs, zerolog.Nop())
 }
 
 // sameHome is an order ID other than "ord-1" with ord-1's home partition.

@@ -105,6 +105,8 @@ type Assignment struct {
 	// committer merges the commits of the generation's partitions (nil: each commit is sent
 	// on its own).
 	committer *groupCommitter
+	// pending counts this partition's CommitAsync calls not answered yet (nil: not counted).
+	pending *sync.WaitGroup
 }
 
 // Commit commits next offsets (the offset after the last processed record) of this
@@ -137,6 +139,14 @@ func (a Assignment) CommitAsync(offsets map[string]int64, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
+	if a.pending != nil {
+		a.pending.Add(1)
+		inner := done
+		done = func(err error) {
+			defer a.pending.Done()
+			inner(err)
+		}
+	}
 	if len(offsets) == 0 {
 		done(nil)
 		return
@@ -147,6 +157,23 @@ func (a Assignment) CommitAsync(offsets map[string]int64, done func(error)) {
 		return
 	}
 	a.send(req, done)
+}
+
+// Flush waits until every commit this partition queued with CommitAsync was answered, or d
+// passed. A partition handler calls it before it returns: the generation lives until then,
+// so its last commits still count, and the next owner does not get those batches again.
+func (a Assignment) Flush(d time.Duration) {
+	if a.pending == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { a.pending.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // commitRequest validates offsets and turns them into a commit request.
@@ -372,7 +399,7 @@ func startGeneration(parent context.Context, gen *kafkago.Generation, topics []s
 			if !ok {
 				return // the generation ended first
 			}
-			fn(ctx, Assignment{Generation: gen, Partition: p, Offsets: offsets, committer: committer})
+			fn(ctx, Assignment{Generation: gen, Partition: p, Offsets: offsets, committer: committer, pending: &sync.WaitGroup{}})
 			if ctx.Err() == nil {
 				plog.Warn().Msg("partition handler returned before its generation ended; the member rejoins the group")
 			}
