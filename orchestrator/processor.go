@@ -109,13 +109,14 @@ func (p *processor) run(ctx context.Context) error {
 	if err := p.rewrite(ctx, rewrite); err != nil {
 		return fmt.Errorf("re-writing the newest snapshots of partition %d: %w", p.partition, err)
 	}
-	if err := p.resendInFlight(ctx); err != nil {
-		return fmt.Errorf("re-sending in-flight commands of partition %d: %w", p.partition, err)
-	}
-	// restore: from assignment to processing (changelog read, re-writes, in-flight commands
-	// re-sent); changelog: reading podium.saga-state into memory alone.
-	p.log.Info().Int("sagas", len(p.sagas)).Int("finished", p.finished.Len()).Dur("restore", time.Since(start)).
-		Dur("changelog", read).Msg("partition restored")
+	// The in-flight commands are re-sent in chunks between batches (resendSome), so that
+	// processing starts at once; a saga that moved on meanwhile is not re-sent the old step.
+	resend := p.inFlightSagas()
+	// restore: from assignment to processing (changelog read, re-writes); changelog:
+	// reading podium.saga-state into memory alone.
+	p.log.Info().Int("sagas", len(p.sagas)).Int("finished", p.finished.Len()).Int("to_resend", len(resend)).
+		Dur("restore", time.Since(start)).Dur("changelog", read).Msg("partition restored")
+	resendStart, resent := time.Now(), 0
 
 	// The changelog is read on from where restore ended: a snapshot this processor did not
 	// write (a late write of an ended generation) must not stay the saga's last record,
@@ -149,11 +150,28 @@ func (p *processor) run(ctx context.Context) error {
 	tick := time.NewTicker(housekeepingInterval)
 	defer tick.Stop()
 	for {
+		if len(resend) > 0 {
+			n, rest, err := p.resendSome(ctx, resend)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("re-sending in-flight commands of partition %d: %w", p.partition, err)
+			}
+			resend, resent = rest, resent+n
+			if len(resend) == 0 {
+				p.log.Info().Int("commands", resent).Dur("took", time.Since(resendStart)).Msg("in-flight commands re-sent")
+			}
+		}
 		timer.Stop()
 		var timerC <-chan time.Time
 		if due, ok := p.timers.next(); ok {
 			timer.Reset(max(due.Sub(p.cfg.Now()), 0))
 			timerC = timer.C
+		}
+		var more <-chan time.Time // with re-sends left, do not wait for input
+		if len(resend) > 0 {
+			more = closedTimeChan
 		}
 		select {
 		case <-ctx.Done():
@@ -161,6 +179,7 @@ func (p *processor) run(ctx context.Context) error {
 		case <-sub.Ready():
 		case <-timerC:
 		case <-tick.C:
+		case <-more:
 		}
 		batch, err := sub.TryNext(p.cfg.BatchSize)
 		if err != nil {
@@ -414,29 +433,59 @@ func (p *processor) changelogEnd(ctx context.Context) (int64, error) {
 	return 0, fmt.Errorf("no offsets for %s[%d]", events.TopicSagaState, p.partition)
 }
 
-// resendInFlight re-sends every command a restored saga is waiting on: the previous owner
-// may have died before sending it. Workers dedupe by idempotency key.
-func (p *processor) resendInFlight(ctx context.Context) error {
+// resendChunk is how many restored sagas one resendSome call re-sends the commands of.
+const resendChunk = 2000
+
+// closedTimeChan is always ready: a select on it does not wait.
+var closedTimeChan = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
+// inFlightSagas lists the restored sagas that wait on a command: the previous owner may have
+// died before sending it, so it is sent again (workers dedupe by idempotency key).
+func (p *processor) inFlightSagas() []string {
+	var ids []string
+	for id, s := range p.sagas {
+		if p.cfg.Definition.Waiting(s) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids) // a stable order across restores
+	return ids
+}
+
+// resendSome re-sends the in-flight commands of up to resendChunk sagas of ids, as they are
+// now (a saga that finished or moved on since the restore sends only what it still waits
+// on), and returns how many commands it sent and the sagas left.
+func (p *processor) resendSome(ctx context.Context, ids []string) (int, []string, error) {
+	n := min(resendChunk, len(ids))
 	var msgs []kafkago.Message
 	now := p.cfg.Now()
-	for _, s := range p.sagas {
+	for _, id := range ids[:n] {
+		s := p.sagas[id]
+		if s == nil {
+			continue
+		}
 		for _, c := range p.cfg.Definition.InFlight(s) {
 			m, err := p.commandMessage(s, c, "", s.TraceParent, now)
 			if err != nil {
-				return err
+				return 0, ids, err
 			}
 			msgs = append(msgs, m)
 		}
 	}
-	if len(msgs) == 0 {
-		return nil
+	if len(msgs) > 0 {
+		if err := p.writable(ctx); err != nil {
+			return 0, ids, err
+		}
+		if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+			return 0, ids, err
+		}
+		p.cfg.Metrics.Resent.Add(float64(len(msgs)))
 	}
-	p.cfg.Metrics.Resent.Add(float64(len(msgs)))
-	p.log.Info().Int("commands", len(msgs)).Msg("re-sending in-flight commands")
-	if err := p.writable(ctx); err != nil {
-		return err
-	}
-	return p.w.WriteMessages(ctx, msgs...)
+	return len(msgs), ids[n:], nil
 }
 
 // batchOutput collects what one batch writes.

@@ -58,7 +58,7 @@ func TestScaleOut(t *testing.T) {
 			mu.Lock()
 			restored[name]++
 			mu.Unlock()
-		case bytes.Contains(line, []byte(`"message":"re-sending in-flight commands"`)):
+		case bytes.Contains(line, []byte(`"message":"in-flight commands re-sent"`)):
 			var l struct {
 				Commands int `json:"commands"`
 			}

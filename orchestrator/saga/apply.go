@@ -87,6 +87,21 @@ func (d *Definition) InFlight(s *State) []Command {
 	return cmds
 }
 
+// Waiting reports whether s waits on a command, that is whether InFlight(s) has one (or
+// would, but for a command it cannot build), without building the commands: cheap enough
+// to ask of every saga of a restored partition.
+func (d *Definition) Waiting(s *State) bool {
+	if s == nil {
+		return false
+	}
+	for _, st := range s.Steps {
+		if st != nil && (st.Status == StepDispatched || (st.Status == StepCompensating && !st.Undo.Deadline.IsZero())) {
+			return true
+		}
+	}
+	return false
+}
+
 // engine applies one input to a cloned state.
 type engine struct {
 	d       *Definition

@@ -3,6 +3,7 @@ package saga
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -940,6 +941,40 @@ func TestInFlight(t *testing.T) {
 		if c.Compensation {
 			t.Errorf("compensation %s in flight while forward steps are awaited", c.Step)
 		}
+	}
+}
+
+// Waiting answers what InFlight would, without building commands, at every point of a
+// saga's life: running, retrying, compensating, finished.
+func TestWaitingAgreesWithInFlight(t *testing.T) {
+	if testDefinition().Waiting(nil) {
+		t.Error("Waiting(nil): true")
+	}
+	r := newRun(t, testDefinition())
+	check := func(when string) {
+		t.Helper()
+		if got, want := r.d.Waiting(r.s), len(r.d.InFlight(r.s)) > 0; got != want {
+			t.Errorf("%s: Waiting %v, InFlight has %d commands", when, got, len(r.d.InFlight(r.s)))
+		}
+	}
+	r.start(`{}`)
+	check("started")
+	r.ok("a")
+	check("after a")
+	r.fire()
+	check("after a timeout")
+	r.fail("b", "x")
+	check("compensating")
+	// Compensation attempts time out until the saga fails: every timer on the way.
+	for i := 0; i < 50; i++ {
+		if _, ok := r.s.NextTimer(); !ok {
+			break
+		}
+		r.fire()
+		check(fmt.Sprintf("timer %d (status %s)", i, r.s.Status))
+	}
+	if _, ok := r.s.NextTimer(); ok || r.s.Status == StatusRunning {
+		t.Fatalf("the saga still waits after 50 timers: %s", r.s.Status)
 	}
 }
 
