@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -437,4 +438,45 @@ func testLogger(t *testing.T, w *syncBuffer) zerolog.Logger {
 		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	}
 	return zerolog.New(w)
+}
+
+// A partition large enough to be read in two halves concurrently still comes back whole and
+// in offset order, and an error from fn stops both readers.
+func TestReadPartitionInTwoHalves(t *testing.T) {
+	_, cfg := newCluster(t)
+	topic := uniqueName(t, "changelog")
+	createTopics(t, cfg, TopicSpec{Name: topic, Partitions: 1})
+	n := int(readParallelMin) + 5_000
+	w := NewProducer(cfg)
+	defer w.Close()
+	msgs := make([]kafkago.Message, 0, 1000)
+	for i := range n {
+		msgs = append(msgs, kafkago.Message{Topic: topic, Key: []byte("k"), Value: []byte(strconv.Itoa(i))})
+		if len(msgs) == cap(msgs) || i == n-1 {
+			if err := w.WriteMessages(testContext(t, 20*time.Second), msgs...); err != nil {
+				t.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	got, end := readAll(t, cfg, topic, 0)
+	if len(got) != n || end != int64(n) {
+		t.Fatalf("read %d records up to %d, want %d", len(got), end, n)
+	}
+	for i, m := range got {
+		if m.Offset != int64(i) || string(m.Value) != strconv.Itoa(i) {
+			t.Fatalf("record %d: offset %d value %q", i, m.Offset, m.Value)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	_, err := ReadPartition(testContext(t, 20*time.Second), cfg, topic, 0, func(kafkago.Message) error {
+		if calls++; calls == n-10 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != n-10 {
+		t.Errorf("after fn failed at record %d: err %v, %d calls", n-10, err, calls)
+	}
 }

@@ -19,6 +19,12 @@ const (
 	// readMaxWait bounds a fetch that finds no data; restore only fetches below the
 	// watermark, so the broker normally answers at once.
 	readMaxWait = 100 * time.Millisecond
+	// readParallelMin is the size, in offsets, from which ReadPartition reads the two halves
+	// of a partition concurrently.
+	readParallelMin = 20_000
+	// readAhead bounds how many fetched responses (of readMaxBytes at most) a later half
+	// holds while fn works through the first: beyond it its reader waits.
+	readAhead = 64
 )
 
 // ReadPartition reads topic/partition from its first offset up to the high watermark
@@ -40,31 +46,72 @@ func ReadPartition(ctx context.Context, c Config, topic string, partition int, f
 	}
 	start, end := b[topicPartition{topic, partition}].first, b[topicPartition{topic, partition}].last
 
-	// One goroutine fetches and decodes the records while fn handles the previous fetch's:
-	// the broker builds the next response while this process applies the last one.
+	// The range is split among readers that fetch and decode concurrently, each with its own
+	// connection, while fn handles what the first has fetched, in offset order: the broker
+	// builds one response while this process decodes another and applies a third. The
+	// later ranges' records wait in memory until fn gets to them.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunks := make(chan []kafkago.Message, 1)
-	fetchErr := make(chan error, 1)
-	go func() {
-		defer close(chunks)
-		fetchErr <- fetchRange(ctx, f, topic, partition, start, end, chunks)
-	}()
-	for chunk := range chunks {
-		for _, msg := range chunk {
-			if err := fn(msg); err != nil {
-				cancel()
-				for range chunks { // let the fetcher end
+	ranges := splitRange(start, end, readParallelMin)
+	chunks := make([]chan []kafkago.Message, len(ranges))
+	errs := make(chan error, len(ranges))
+	for i, r := range ranges {
+		ahead := 1
+		if i > 0 {
+			ahead = readAhead
+		}
+		chunks[i] = make(chan []kafkago.Message, ahead)
+		rf := f
+		if i > 0 {
+			rf = newFetcher(c)
+		}
+		go func() {
+			defer close(chunks[i])
+			if i > 0 {
+				defer rf.Close()
+			}
+			errs <- fetchRange(ctx, rf, topic, partition, r[0], r[1], chunks[i])
+		}()
+	}
+	drain := func() {
+		cancel()
+		for _, ch := range chunks {
+			for range ch { // let the readers end
+			}
+		}
+		for range ranges {
+			<-errs
+		}
+	}
+	for _, ch := range chunks {
+		for chunk := range ch {
+			for _, msg := range chunk {
+				if err := fn(msg); err != nil {
+					drain()
+					return end, fmt.Errorf("handling %s[%d]@%d: %w", topic, partition, msg.Offset, err)
 				}
-				<-fetchErr
-				return end, fmt.Errorf("handling %s[%d]@%d: %w", topic, partition, msg.Offset, err)
 			}
 		}
 	}
-	if err := <-fetchErr; err != nil {
+	var failed []error
+	for range ranges {
+		if err := <-errs; err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if err := errors.Join(failed...); err != nil {
 		return end, err
 	}
 	return end, nil
+}
+
+// splitRange splits [start, end) in two halves when it holds at least min offsets.
+func splitRange(start, end, min int64) [][2]int64 {
+	if end-start < min {
+		return [][2]int64{{start, end}}
+	}
+	mid := start + (end-start)/2
+	return [][2]int64{{start, mid}, {mid, end}}
 }
 
 // fetchRange fetches topic/partition from start up to end and sends the records, fetch by
