@@ -57,34 +57,22 @@ type processor struct {
 	offsets map[string]int64 // next offset to commit, by topic
 	fence   *fence
 	tracer  trace.Tracer // of the global provider when the processor was made
-
-	// per-attempt timeouts by step, to turn deadlines back into dispatch times
-	timeouts, undoTimeouts map[string]time.Duration
 }
 
 func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
-	timeouts, undoTimeouts := map[string]time.Duration{}, map[string]time.Duration{}
-	for _, st := range append(append([]saga.Step(nil), cfg.Definition.Steps...), cfg.Definition.OnCompensated...) {
-		timeouts[st.Name] = st.Do.Timeout
-		if st.Undo != nil {
-			undoTimeouts[st.Name] = st.Undo.Timeout
-		}
-	}
 	return &processor{
-		timeouts:     timeouts,
-		undoTimeouts: undoTimeouts,
-		cfg:          cfg,
-		w:            w,
-		a:            a,
-		partition:    a.Partition,
-		log:          cfg.Logger.With().Int("partition", a.Partition).Logger(),
-		sagas:        make(map[string]*saga.State),
-		markers:      make(map[string]*saga.State),
-		finished:     newFinishedIndex(a.Partition, cfg.Partitions, cfg.Retention, cfg.DedupeWindow),
-		early:        newEarlyCancels(a.Partition, cfg.Partitions, cfg.EarlyCancelWindow, cfg.EarlyCancelMax),
-		timers:       newTimerQueue(),
-		offsets:      make(map[string]int64),
-		tracer:       otel.Tracer(tracerName),
+		cfg:       cfg,
+		w:         w,
+		a:         a,
+		partition: a.Partition,
+		log:       cfg.Logger.With().Int("partition", a.Partition).Logger(),
+		sagas:     make(map[string]*saga.State),
+		markers:   make(map[string]*saga.State),
+		finished:  newFinishedIndex(a.Partition, cfg.Partitions, cfg.Retention, cfg.DedupeWindow),
+		early:     newEarlyCancels(a.Partition, cfg.Partitions, cfg.EarlyCancelWindow, cfg.EarlyCancelMax),
+		timers:    newTimerQueue(),
+		offsets:   make(map[string]int64),
+		tracer:    otel.Tracer(tracerName),
 	}
 }
 
@@ -725,7 +713,7 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 	if in.Kind == saga.InputControl {
 		p.controlApplied(id, next, in, causation, outputs, now, out)
 	}
-	p.observe(s, next, outputs.History, in, now)
+	p.observe(outputs, now)
 	due, ok := next.NextTimer()
 	p.timers.schedule(id, due, ok)
 	for _, c := range outputs.Commands {
@@ -763,11 +751,11 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 	}
 }
 
-// observe feeds the metrics from one transition: the history entries it made, and the
-// dispatch-to-reply latency of a step a reply settled.
-func (p *processor) observe(prev, next *saga.State, history []saga.HistoryEntry, in saga.Input, now time.Time) {
+// observe feeds the metrics from one transition: the history entries it made, why it was
+// ignored, and the dispatch-to-reply latency of the attempt a reply settled.
+func (p *processor) observe(outputs saga.Outputs, now time.Time) {
 	m := p.cfg.Metrics
-	for _, h := range history {
+	for _, h := range outputs.History {
 		switch h.Kind {
 		case saga.HistoryTimeout:
 			m.Timeouts.Inc()
@@ -775,26 +763,14 @@ func (p *processor) observe(prev, next *saga.State, history []saga.HistoryEntry,
 			m.Retries.Inc()
 		case saga.HistoryCompensationSent:
 			m.Compensations.Inc()
-		case saga.HistoryIgnored:
-			reason, _, _ := strings.Cut(h.Detail, ":")
-			m.Ignored.WithLabelValues(reason).Inc()
 		}
 	}
-	if prev == nil || in.Kind != saga.InputReply {
-		return
+	if outputs.Ignored != "" {
+		m.Ignored.WithLabelValues(outputs.Ignored).Inc()
 	}
-	before, after := prev.Steps[in.Step], next.Steps[in.Step]
-	if before == nil || after == nil || before.Status == after.Status {
-		return
+	if st := outputs.Settled; st != nil {
+		m.StepLatency.WithLabelValues(st.Step, st.Outcome).Observe(now.Sub(st.DispatchedAt).Seconds())
 	}
-	phase, timeout := before.Do, p.timeouts[in.Step]
-	if before.Status == saga.StepCompensating {
-		phase, timeout = before.Undo, p.undoTimeouts[in.Step]
-	}
-	if phase.Deadline.IsZero() || timeout == 0 {
-		return
-	}
-	m.StepLatency.WithLabelValues(in.Step, string(in.Outcome)).Observe(now.Sub(phase.Deadline.Add(-timeout)).Seconds())
 }
 
 // commandMessage encodes a saga command for its worker's topic, carrying the W3C

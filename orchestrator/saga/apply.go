@@ -397,6 +397,7 @@ func (e *engine) beginCompensation(reason, failedStep string) {
 func (e *engine) reply(in Input) {
 	cmdID, stepName, reason := clean(in.CommandID), clean(in.Step), clean(in.Reason)
 	ignore := func(why string) {
+		e.out.Ignored = why
 		e.record(HistoryIgnored, stepName, 0, cmdID, why+": "+clean(in.Outcome))
 	}
 	st := e.s.Steps[stepName]
@@ -430,6 +431,10 @@ func (e *engine) reply(in Input) {
 		return
 	}
 	p.Answered = append(p.Answered, cmdID)
+	if action := e.action(stepName, undo); action != nil && !p.Deadline.IsZero() {
+		e.out.Settled = &Settlement{Step: stepName, Compensation: undo, Attempt: attempt,
+			Outcome: in.Outcome, DispatchedAt: p.Deadline.Add(-action.Timeout)}
+	}
 	switch in.Outcome {
 	case ReplySuccess:
 		p.Deadline, p.RetryAt = time.Time{}, time.Time{}

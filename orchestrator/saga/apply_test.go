@@ -331,6 +331,9 @@ func TestReplyCorrelation(t *testing.T) {
 				if h.Kind != HistoryIgnored || h.Detail != tt.wantDetail {
 					t.Errorf("history: got %s %q, want %s %q", h.Kind, h.Detail, HistoryIgnored, tt.wantDetail)
 				}
+				if reason, _, _ := strings.Cut(tt.wantDetail, ":"); out.Ignored != reason || out.Settled != nil {
+					t.Errorf("outputs: Ignored %q, Settled %+v; want %q and nil", out.Ignored, out.Settled, reason)
+				}
 				if len(out.Commands)+len(out.Events) != 0 {
 					t.Errorf("ignored reply produced %d commands, %d events", len(out.Commands), len(out.Events))
 				}
@@ -975,6 +978,43 @@ func TestWaitingAgreesWithInFlight(t *testing.T) {
 	}
 	if _, ok := r.s.NextTimer(); ok || r.s.Status == StatusRunning {
 		t.Fatalf("the saga still waits after 50 timers: %s", r.s.Status)
+	}
+}
+
+// A reply that settles an attempt says which, and when the attempt was dispatched; other
+// inputs settle nothing.
+func TestReplySettlesItsAttempt(t *testing.T) {
+	def := testDefinition()
+	r := newRun(t, def)
+	dispatched := r.now
+	if out := r.start(`{}`); out.Settled != nil || out.Ignored != "" {
+		t.Fatalf("start: Settled %+v, Ignored %q", out.Settled, out.Ignored)
+	}
+	r.now = dispatched.Add(1500 * time.Millisecond)
+	out := r.ok("a")
+	want := &Settlement{Step: "a", Attempt: 1, Outcome: ReplySuccess, DispatchedAt: dispatched}
+	if !reflect.DeepEqual(out.Settled, want) {
+		t.Errorf("Settled: got %+v, want %+v", out.Settled, want)
+	}
+	if out := r.fail("b", "no"); out.Settled == nil || out.Settled.Step != "b" || out.Settled.Outcome != ReplyFailure || out.Settled.Compensation {
+		t.Errorf("failure of b: Settled %+v", out.Settled)
+	}
+	for _, name := range []string{"e", "a"} { // e was dispatched beside b: awaited, then a is undone
+		if r.s.Steps[name].Status == StepDispatched {
+			r.ok(name)
+		}
+	}
+	undoing := ""
+	for name, st := range r.s.Steps {
+		if st.Status == StepCompensating {
+			undoing = name
+		}
+	}
+	if undoing == "" {
+		t.Fatalf("no compensation dispatched:\n%s", r.dump())
+	}
+	if out := r.undone(undoing); out.Settled == nil || !out.Settled.Compensation || out.Settled.Step != undoing {
+		t.Errorf("compensation of %s: Settled %+v", undoing, out.Settled)
 	}
 }
 

@@ -138,4 +138,22 @@ type Outputs struct {
 	// Changed reports whether the state changed (a history entry counts); when false the
 	// returned state equals the input state and need not be written.
 	Changed bool
+	// Ignored is why the input was recorded and ignored — "duplicate", "late", "unknown" or
+	// "invalid outcome" for a reply — and empty when it was applied.
+	Ignored string
+	// Settled is the attempt a reply answered (success, failure or error), nil for other
+	// inputs and ignored replies.
+	Settled *Settlement
+}
+
+// Settlement is one step attempt answered by a reply: what a runtime needs to measure the
+// step's latency, without reading it back from the state or the history.
+type Settlement struct {
+	Step         string
+	Compensation bool
+	Attempt      int
+	Outcome      string // ReplySuccess, ReplyFailure or ReplyError
+	// DispatchedAt is when the attempt's command was dispatched (its deadline minus the
+	// action's timeout).
+	DispatchedAt time.Time
 }
