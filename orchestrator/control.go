@@ -139,11 +139,7 @@ func controlOutcomeMessage(typ string, o events.ControlOutcome, traceParent stri
 		TraceParent:     traceParent,
 		Data:            data,
 	}
-	value, headers, err := events.Encode(env)
-	if err != nil {
-		return kafkago.Message{}, err
-	}
-	return kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte(o.OrderID), Value: value, Headers: toKafkaHeaders(headers)}, nil
+	return encodeMessage(events.TopicOrdersEvents, o.OrderID, env)
 }
 
 // timelineBase notes the saga's version before the batch's first entry for it (the

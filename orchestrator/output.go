@@ -44,11 +44,11 @@ func (p *processor) commandMessage(s *saga.State, c saga.Command, causation, tra
 		TraceParent:     traceparent,
 		Data:            c.Payload,
 	}
-	value, headers, err := events.Encode(env)
+	m, err := encodeMessage(events.CommandsTopic(c.Worker), c.SagaID, env)
 	if err != nil {
 		return kafkago.Message{}, fmt.Errorf("encoding command %s: %w", c.ID, err)
 	}
-	return kafkago.Message{Topic: events.CommandsTopic(c.Worker), Key: []byte(c.SagaID), Value: value, Headers: toKafkaHeaders(headers)}, nil
+	return m, nil
 }
 
 // lifecycleMessage encodes a public lifecycle event for orders.events, carrying the W3C
@@ -74,11 +74,7 @@ func (p *processor) lifecycleMessage(s *saga.State, typ string, e saga.Event, tr
 		TraceParent:     traceparent,
 		Data:            data,
 	}
-	value, headers, err := events.Encode(env)
-	if err != nil {
-		return kafkago.Message{}, err
-	}
-	return kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte(s.SagaID), Value: value, Headers: toKafkaHeaders(headers)}, nil
+	return encodeMessage(events.TopicOrdersEvents, s.SagaID, env)
 }
 
 // deadLetter queues the original record for orders.dlq with the reason it was refused.
@@ -169,14 +165,23 @@ func (p *processor) timelineMessages(out *batchOutput, now time.Time) []kafkago.
 			TraceParent:     s.TraceParent,
 			Data:            data,
 		}
-		value, headers, err := events.Encode(env)
+		m, err := encodeMessage(events.TopicOrdersEvents, id, env)
 		if err != nil {
 			p.log.Error().Err(err).Str("order_id", id).Msg("encoding timeline")
 			continue
 		}
-		msgs = append(msgs, kafkago.Message{Topic: events.TopicOrdersEvents, Key: []byte(id), Value: value, Headers: toKafkaHeaders(headers)})
+		msgs = append(msgs, m)
 	}
 	return msgs
+}
+
+// encodeMessage encodes env as a record of topic keyed by key (an order ID).
+func encodeMessage(topic, key string, env events.Envelope) (kafkago.Message, error) {
+	value, headers, err := events.Encode(env)
+	if err != nil {
+		return kafkago.Message{}, err
+	}
+	return kafkago.Message{Topic: topic, Key: []byte(key), Value: value, Headers: toKafkaHeaders(headers)}, nil
 }
 
 func countTombstones(msgs []kafkago.Message) int {
