@@ -169,3 +169,40 @@ func TestRejectionInTimeline(t *testing.T) {
 		t.Errorf("got version %d, want 2 (a rejection is no version)", v.Version)
 	}
 }
+
+// TestTimelineSkipsAnEndedGenerationsLateWrite is what make chaos found next
+// (TestFencingHeldWritesLandLate): the zombie's held write of versions after its snapshot
+// landed after the new owner had completed the saga. Its generation is older than the
+// owner's records': skipped, the order stays completed. A newer generation's redo still
+// replaces an older one's records.
+func TestTimelineSkipsAnEndedGenerationsLateWrite(t *testing.T) {
+	inGen := func(g int32, r events.SagaTimeline) events.SagaTimeline { r.Generation = g; return r }
+	m, _ := newTestModel(t, Limits{})
+	for _, r := range []events.SagaTimeline{
+		inGen(1, rec(base(0), 3, saga.StatusRunning, t0, "a", "b", "c")),
+		inGen(2, rec(base(3), 4, saga.StatusRunning, t0.Add(10*time.Second), "o4")),
+		inGen(2, rec(base(4), 6, saga.StatusCompleted, t0.Add(20*time.Second), "o5", "done")),
+	} {
+		applyRecord(t, m, r)
+	}
+	if ch := applyRecord(t, m, inGen(1, rec(base(4), 5, saga.StatusRunning, t0.Add(30*time.Second), "late"))); ch.Applied {
+		t.Error("the ended generation's late record was applied")
+	}
+	v, _ := m.view("ord-z")
+	if got, want := details(v.timeline(m.syms)), []string{"a", "b", "c", "o4", "o5", "done"}; !slices.Equal(got, want) || v.Status != order.StatusCompleted {
+		t.Errorf("got %v %s, want %v completed", got, v.Status, want)
+	}
+
+	m, _ = newTestModel(t, Limits{})
+	for _, r := range []events.SagaTimeline{
+		inGen(1, rec(base(0), 3, saga.StatusRunning, t0, "a", "b", "c")),
+		inGen(1, rec(base(3), 5, saga.StatusRunning, t0.Add(10*time.Second), "z4", "z5")),
+		inGen(2, rec(base(3), 4, saga.StatusCompleted, t0.Add(20*time.Second), "done")),
+	} {
+		applyRecord(t, m, r)
+	}
+	v, _ = m.view("ord-z")
+	if got, want := details(v.timeline(m.syms)), []string{"a", "b", "c", "done"}; !slices.Equal(got, want) {
+		t.Errorf("newer generation's redo: got %v, want %v", got, want)
+	}
+}

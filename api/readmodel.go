@@ -351,7 +351,7 @@ func (m *ReadModel) ApplyEvent(key, value []byte, headers []events.Header) (Chan
 	cut := int64(-1)
 	if e != nil {
 		var apply bool
-		if apply, cut = e.tl.plan(rec.BaseVersion, rec.Version); !apply {
+		if apply, cut = e.tl.plan(rec.BaseVersion, rec.Version, rec.Generation); !apply {
 			return Change{OrderID: id, From: e.status, To: e.status}, nil
 		}
 	}
@@ -362,6 +362,7 @@ func (m *ReadModel) ApplyEvent(key, value []byte, headers []events.Header) (Chan
 		e.tl.mark(rec.BaseVersion, rec.Version, e.tl.total())
 		e.tl.add(pre, TimelineLimit)
 		e.tl.version = rec.Version
+		e.tl.gen = max(e.tl.gen, rec.Generation)
 		e.tl.status = intern(string(rec.Status))
 		e.tl.approved = e.tl.approved || approved
 		if e.snap.definition == (sym{}) {

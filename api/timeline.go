@@ -57,6 +57,8 @@ type timeline struct {
 	// marks are the last records applied (see plan), oldest first: nmarks of them.
 	marks  [timelineMarks]recordMark
 	nmarks uint8
+	// gen is the highest writer generation of the records applied (0: none said).
+	gen int32
 	// status is the saga status the last applied record reported (zero: none).
 	status  sym
 	dropped uint32 // older entries no longer held
@@ -94,7 +96,10 @@ func (t *timeline) total() uint32 { return t.dropped + uint32(t.n) }
 //     versions is not the saga's history;
 //   - otherwise (no base, or a base older than the records remembered): as before base
 //     versions existed, applied only if its version is above the last one.
-func (t *timeline) plan(base *uint64, version uint64) (apply bool, cut int64) {
+func (t *timeline) plan(base *uint64, version uint64, gen int32) (apply bool, cut int64) {
+	if gen > 0 && gen < t.gen {
+		return false, -1 // an ended owner's write that landed after its successor's
+	}
 	if base == nil || *base >= t.version {
 		return version > t.version, -1
 	}
@@ -562,6 +567,7 @@ type timelineRecord struct {
 	Definition  string              `json:"definition"`
 	Version     uint64              `json:"version"`
 	BaseVersion *uint64             `json:"base_version"`
+	Generation  int32               `json:"generation"`
 	Status      saga.Status         `json:"status"`
 	Entries     []timelineEntryJSON `json:"entries"`
 }

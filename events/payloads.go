@@ -199,7 +199,10 @@ type ControlOutcome struct {
 //     the snapshot it restored, and the records an ended owner (a zombie) wrote meanwhile
 //     for the same versions are not the saga's history;
 //   - a record without BaseVersion is skipped when its Version is at most the last one
-//     applied.
+//     applied;
+//   - before all that, a record whose Generation (the writer's consumer-group generation;
+//     absent in records of older orchestrators) is below that of a record already applied
+//     is skipped: an ended owner's write that landed after its successor's records.
 //
 // AppliedRequests lists the IDs of the operator requests (orders.control) that the
 // batch applied to the saga (a rejected request is announced by a
@@ -209,6 +212,7 @@ type SagaTimeline struct {
 	Definition      string          `json:"definition"`
 	Version         uint64          `json:"version"`
 	BaseVersion     *uint64         `json:"base_version,omitempty"`
+	Generation      int32           `json:"generation,omitempty"`
 	Status          string          `json:"status"` // the saga status after the entries
 	Entries         []TimelineEntry `json:"entries"`
 	AppliedRequests []string        `json:"applied_requests,omitempty"`

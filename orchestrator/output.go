@@ -143,7 +143,7 @@ func (p *processor) timelineMessages(out *batchOutput, now time.Time) []kafkago.
 			continue
 		}
 		base := out.base[id]
-		tl := events.SagaTimeline{SagaID: id, Definition: s.Definition, Version: s.Version, BaseVersion: &base,
+		tl := events.SagaTimeline{SagaID: id, Definition: s.Definition, Version: s.Version, BaseVersion: &base, Generation: p.a.Generation.ID,
 			AppliedRequests: out.applied[id], Status: string(s.Status),
 			Entries: make([]events.TimelineEntry, len(entries))}
 		for i, h := range entries {

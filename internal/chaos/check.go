@@ -47,6 +47,9 @@ type Timeline struct {
 	Status  string
 	// line holds the (base, version) of the last records applied, oldest first.
 	line []timelineSpan
+	// gen is the highest writer generation of the records applied: a record of a lower one
+	// is an ended owner's late write, skipped.
+	gen int32
 	// Started holds the time of every "started" entry, repeats included.
 	Started []time.Time
 	// Finished is the earliest time of an entry that finished the saga ("completed", or

@@ -258,12 +258,12 @@ func addTimeline(timelines map[string]*Timeline, rec events.SagaTimeline, seen m
 		tl.Repeats++
 	}
 	seen[rec.Version] = true
-	if tl.Status == "" || followTimeline(tl, rec.BaseVersion, rec.Version) {
+	if tl.Status == "" || followTimeline(tl, rec.BaseVersion, rec.Version, rec.Generation) {
 		base := tl.Version
 		if rec.BaseVersion != nil {
 			base = *rec.BaseVersion
 		}
-		tl.Version, tl.Status = rec.Version, rec.Status
+		tl.Version, tl.Status, tl.gen = rec.Version, rec.Status, max(tl.gen, rec.Generation)
 		if len(tl.line) == timelineLine {
 			tl.line = slices.Delete(tl.line, 0, 1)
 		}
@@ -287,7 +287,10 @@ const timelineLine = 16
 // followTimeline reports whether a record from base (nil: an older orchestrator's) to
 // version is applied to tl, after the records before it: the API's rule (see
 // events.SagaTimeline and Timeline). When it replaces records, they leave tl.line.
-func followTimeline(tl *Timeline, base *uint64, version uint64) bool {
+func followTimeline(tl *Timeline, base *uint64, version uint64, gen int32) bool {
+	if gen > 0 && gen < tl.gen {
+		return false // an ended owner's write that landed after its successor's
+	}
 	if base == nil || *base >= tl.Version {
 		return version > tl.Version
 	}

@@ -17,6 +17,7 @@ func TestAddTimelineAfterFailover(t *testing.T) {
 		return events.SagaTimeline{SagaID: "o1", Version: v, BaseVersion: b, Status: string(status),
 			Entries: []events.TimelineEntry{{Time: t0, Kind: saga.HistoryDispatched}}}
 	}
+	inGen := func(g int32, r events.SagaTimeline) events.SagaTimeline { r.Generation = g; return r }
 	cases := []struct {
 		name       string
 		recs       []events.SagaTimeline
@@ -46,6 +47,19 @@ func TestAddTimelineAfterFailover(t *testing.T) {
 			rec(base(4), 6, saga.StatusCompleted),
 			rec(base(5), 6, saga.StatusRunning), // base 5 is not in the line
 		}, saga.StatusCompleted, 6},
+		// make chaos (TestFencingHeldWritesLandLate): the zombie's held write of the
+		// versions after its snapshot landed after the new owner had completed the saga.
+		{"an ended generation's write after its successor's is skipped", []events.SagaTimeline{
+			inGen(1, rec(base(0), 3, saga.StatusRunning)),
+			inGen(2, rec(base(3), 4, saga.StatusRunning)),
+			inGen(2, rec(base(4), 6, saga.StatusCompleted)),
+			inGen(1, rec(base(4), 5, saga.StatusRunning)), // held, landed late
+		}, saga.StatusCompleted, 6},
+		{"a newer generation's redo still replaces", []events.SagaTimeline{
+			inGen(1, rec(base(0), 3, saga.StatusRunning)),
+			inGen(1, rec(base(3), 5, saga.StatusRunning)),
+			inGen(2, rec(base(3), 4, saga.StatusCompleted)),
+		}, saga.StatusCompleted, 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
