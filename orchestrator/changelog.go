@@ -2,7 +2,10 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -255,6 +258,43 @@ func (p *processor) changelogEnd(ctx context.Context) (int64, error) {
 	return 0, fmt.Errorf("no offsets for %s[%d]", events.TopicSagaState, p.partition)
 }
 
+// ErrMissingDefinition is the error (errors.Is) of an orchestrator that restored sagas in
+// flight on a definition version it does not run (Config.Definition, Config.Previous).
+var ErrMissingDefinition = errors.New("saga definition version not served")
+
+// MissingDefinitionError lists, for one partition, the definition versions that restored
+// sagas in flight need and this orchestrator does not run, with how many need each.
+type MissingDefinitionError struct {
+	Partition int
+	Sagas     map[string]int // by definition ID (saga.Definition.ID)
+}
+
+func (e *MissingDefinitionError) Error() string {
+	ids := slices.Sorted(maps.Keys(e.Sagas))
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%d saga(s) in flight need definition %s (version %d)", e.Sagas[id], id, saga.VersionOf(id))
+	}
+	return fmt.Sprintf("partition %d: %s, which this orchestrator does not run (other partitions may hold more): run that version too (Config.Previous) until they finish", e.Partition, strings.Join(parts, "; "))
+}
+
+func (e *MissingDefinitionError) Unwrap() error { return ErrMissingDefinition }
+
+// checkDefinitions fails with a *MissingDefinitionError when a restored saga in flight
+// started on a definition version this process does not run.
+func (p *processor) checkDefinitions() error {
+	missing := map[string]int{}
+	for _, s := range p.sagas {
+		if p.definition(s) == nil {
+			missing[s.Definition]++
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &MissingDefinitionError{Partition: p.partition, Sagas: missing}
+}
+
 // resendChunk is how many restored sagas one resendSome call re-sends the commands of.
 const resendChunk = 2000
 
@@ -270,7 +310,7 @@ var closedTimeChan = func() <-chan time.Time {
 func (p *processor) inFlightSagas() []string {
 	var ids []string
 	for id, s := range p.sagas {
-		if p.cfg.Definition.Waiting(s) {
+		if def := p.definition(s); def != nil && def.Waiting(s) {
 			ids = append(ids, id)
 		}
 	}
@@ -290,7 +330,11 @@ func (p *processor) resendSome(ctx context.Context, ids []string) (int, []string
 		if s == nil {
 			continue
 		}
-		for _, c := range p.cfg.Definition.InFlight(s) {
+		def := p.definition(s)
+		if def == nil {
+			continue
+		}
+		for _, c := range def.InFlight(s) {
 			m, err := p.commandMessage(s, c, "", s.TraceParent, now)
 			if err != nil {
 				return 0, ids, err

@@ -20,6 +20,12 @@ type Config struct {
 
 	// Definition is the saga every OrderPlaced starts. Required.
 	Definition *saga.Definition
+	// Previous are older versions of Definition (same name, lower Version) still served:
+	// a saga started on one of them finishes on it, while new sagas start on Definition.
+	// Drop a version once no saga needs it: a partition that restores a saga of a version
+	// not served stops Run with ErrMissingDefinition, naming the version and how many
+	// sagas need it.
+	Previous []*saga.Definition
 
 	// GroupID is the consumer group shared by all orchestrator instances.
 	// Default: "podium-orchestrator".
@@ -141,6 +147,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// definitions maps the ID of every definition version served (saga.Definition.ID) to it.
+func (c Config) definitions() map[string]*saga.Definition {
+	m := map[string]*saga.Definition{c.Definition.ID(): c.Definition}
+	for _, d := range c.Previous {
+		m[d.ID()] = d
+	}
+	return m
+}
+
 // Validate reports every problem with the configuration, joined.
 func (c Config) Validate() error {
 	var errs []error
@@ -148,6 +163,25 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("orchestrator: a saga definition is required"))
 	} else if err := c.Definition.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	seen := map[string]bool{}
+	if c.Definition != nil {
+		seen[c.Definition.ID()] = true
+	}
+	for _, d := range c.Previous {
+		switch {
+		case d == nil:
+			errs = append(errs, errors.New("orchestrator: a previous definition is nil"))
+		case c.Definition != nil && (d.Name != c.Definition.Name || max(d.Version, 1) >= max(c.Definition.Version, 1)):
+			errs = append(errs, fmt.Errorf("orchestrator: previous definition %s must be an older version of %s", d.ID(), c.Definition.ID()))
+		case seen[d.ID()]:
+			errs = append(errs, fmt.Errorf("orchestrator: definition %s listed twice", d.ID()))
+		default:
+			seen[d.ID()] = true
+			if err := d.Validate(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	if len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("orchestrator: at least one Kafka broker is required"))

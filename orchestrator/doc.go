@@ -65,6 +65,14 @@
 // Restore therefore reads the sagas in flight, the markers of the retention window and
 // the index records of the dedupe window: about 1 KB, 300 bytes and 17 bytes per saga.
 //
+// # Definition versions
+//
+// Config.Definition starts new sagas; Config.Previous lists older versions of it that
+// in-flight sagas still run on (a saga's state records its definition's ID, see
+// saga.Definition.ID). A restored saga of a version not served stops Run with a
+// *MissingDefinitionError (ErrMissingDefinition); a state the engine refuses fails its saga
+// with a reason (saga.Unapplicable) instead of leaving it waiting.
+//
 // # Tracing
 //
 // Each input applied — an OrderPlaced, a reply, a control request, a saga's timers firing —

@@ -63,6 +63,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	cfg.Logger.Info().Int("partitions", cfg.Partitions).Str("group_id", cfg.GroupID).
 		Strs("topics", cfg.inputTopics()).Msg("joining orchestrator group")
+	// A partition that cannot be served at all (ErrMissingDefinition) stops the instance:
+	// rejoining would only hand the partition to an instance that cannot serve it either.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	err := pkafka.RunGroup(ctx, pkafka.GroupConfig{
 		GroupID:        cfg.GroupID,
 		Topics:         cfg.inputTopics(),
@@ -74,12 +78,18 @@ func Run(ctx context.Context, cfg Config) error {
 		defer cfg.Metrics.OwnedPartitions.Dec()
 		p := newProcessor(cfg, w, a)
 		p.feed = feed
-		if err := p.run(ctx); err != nil && ctx.Err() == nil {
+		if err := p.run(ctx); errors.Is(err, ErrMissingDefinition) {
+			p.log.Error().Err(err).Msg("stopping: a saga definition version is missing")
+			stop(err)
+		} else if err != nil && ctx.Err() == nil {
 			// Returning ends this generation: the group rejoins and the partition is
 			// restored afresh, which is the recovery for every processor failure.
 			p.log.Error().Err(err).Msg("partition processor stopped; rejoining the group")
 		}
 	})
+	if cause := context.Cause(ctx); errors.Is(cause, ErrMissingDefinition) {
+		return cause
+	}
 	if err != nil && ctx.Err() != nil {
 		return nil
 	}

@@ -44,7 +44,8 @@ type processor struct {
 	timers  *timerQueue
 	offsets map[string]int64 // next offset to commit, by topic
 	fence   *fence
-	tracer  trace.Tracer // of the global provider when the processor was made
+	tracer  trace.Tracer                // of the global provider when the processor was made
+	defs    map[string]*saga.Definition // the definition versions served, by ID
 }
 
 func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
@@ -61,7 +62,17 @@ func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
 		timers:    newTimerQueue(),
 		offsets:   make(map[string]int64),
 		tracer:    otel.Tracer(tracerName),
+		defs:      cfg.definitions(),
 	}
+}
+
+// definition is the definition s runs on: the version it started on, nil when this
+// process does not serve it; the newest for a saga not started yet (s nil).
+func (p *processor) definition(s *saga.State) *saga.Definition {
+	if s == nil {
+		return p.cfg.Definition
+	}
+	return p.defs[s.Definition]
 }
 
 // run restores the partition, re-sends in-flight commands and then processes batches until
@@ -73,6 +84,9 @@ func (p *processor) run(ctx context.Context) error {
 	end, rewrite, err := p.restore(ctx)
 	if err != nil {
 		return fmt.Errorf("restoring partition %d: %w", p.partition, err)
+	}
+	if err := p.checkDefinitions(); err != nil {
+		return err
 	}
 	read := time.Since(start)
 	p.cfg.Metrics.RestoreSeconds.Observe(read.Seconds())
@@ -383,8 +397,24 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 // apply runs one saga transition and queues its outputs.
 func (p *processor) apply(id string, s *saga.State, in saga.Input, causation string, now time.Time, out *batchOutput) {
 	span := out.takeSpan()
-	next, outputs, err := p.cfg.Definition.Apply(s, in, now)
-	if err != nil {
+	def := p.definition(s)
+	var (
+		next    *saga.State
+		outputs saga.Outputs
+		err     error
+	)
+	if def == nil {
+		err = fmt.Errorf("saga %q started on definition %s, which this orchestrator does not run: %w", id, s.Definition, saga.ErrOtherDefinition)
+	} else {
+		next, outputs, err = def.Apply(s, in, now)
+	}
+	switch {
+	case err != nil && s != nil:
+		// Never leave a saga waiting for inputs that cannot apply: it fails, visibly.
+		p.cfg.Metrics.Ignored.WithLabelValues("apply_error").Inc()
+		p.log.Error().Err(err).Str("order_id", id).Str("definition", s.Definition).Msg("input cannot be applied; the saga fails")
+		next, outputs = saga.Unapplicable(s, err, now)
+	case err != nil:
 		reason := "apply_error"
 		if errors.Is(err, saga.ErrUnknownSaga) {
 			reason = "unknown_saga"
@@ -481,7 +511,7 @@ func (p *processor) fits(id string, in saga.Input, now time.Time) error {
 	if len(in.Payload) < p.cfg.MaxStateBytes/4 {
 		return nil
 	}
-	next, _, err := p.cfg.Definition.Apply(nil, in, now)
+	next, _, err := p.definition(nil).Apply(nil, in, now)
 	if err != nil {
 		return nil // Apply reports it
 	}

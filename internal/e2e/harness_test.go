@@ -197,7 +197,12 @@ func (s *stack) now() time.Time { return time.Now().Add(time.Duration(s.skew.Loa
 func (s *stack) advance(d time.Duration) { s.skew.Add(int64(d)) }
 
 func (s *stack) startOrchestrator(name string) {
-	cfg := orchestrator.Config{
+	s.start(name, func(ctx context.Context) error { return orchestrator.Run(ctx, s.orchestratorConfig(name)) })
+}
+
+// orchestratorConfig is the configuration of the stack's orchestrator instance name.
+func (s *stack) orchestratorConfig(name string) orchestrator.Config {
+	return orchestrator.Config{
 		Kafka:          s.kafka,
 		Definition:     order.NewDefinition(s.saga),
 		Partitions:     testPartitions,
@@ -208,7 +213,6 @@ func (s *stack) startOrchestrator(name string) {
 		Logger:         s.log.With().Str("component", name).Logger(),
 		Metrics:        s.metrics,
 	}
-	s.start(name, func(ctx context.Context) error { return orchestrator.Run(ctx, cfg) })
 }
 
 var handlers = map[string]func(workers.EffectLog) workers.Handler{

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +12,10 @@ import (
 
 // ErrUnknownSaga is returned by Apply for a non-start input without a state.
 var ErrUnknownSaga = errors.New("unknown saga")
+
+// ErrOtherDefinition is returned by Apply for a state that another definition (or another
+// version of this one) started: the caller must apply it with that one.
+var ErrOtherDefinition = errors.New("state of another definition")
 
 // Apply is the saga's transition function: it returns the state after in happened at now,
 // and the commands and events that follow. It never mutates s. It returns an error only
@@ -102,6 +107,44 @@ func (d *Definition) Waiting(s *State) bool {
 	return false
 }
 
+// UnapplicablePrefix starts the Reason of a saga failed by Unapplicable.
+const UnapplicablePrefix = "state cannot be applied: "
+
+// Unapplicable fails a saga whose state Apply refused with err (a state of a definition
+// version this process does not run, a state the definition does not match): rather than
+// leaving it waiting for inputs that can never apply, the saga becomes StatusFailed with
+// the reason, its awaited steps fail with an unknown outcome, its pending compensations
+// fail, and no timer is left. An operator sees it (lifecycle event, timeline) and can act.
+// A saga it already failed is returned unchanged (Outputs.Changed false).
+func Unapplicable(s *State, err error, now time.Time) (*State, Outputs) {
+	if s == nil || (s.Status == StatusFailed && strings.HasPrefix(s.Reason, UnapplicablePrefix)) {
+		return s, Outputs{}
+	}
+	next := s.Clone()
+	reason := clean(UnapplicablePrefix + err.Error())
+	e := &engine{s: next, now: now}
+	for _, name := range slices.Sorted(maps.Keys(next.Steps)) { // a deterministic history
+		st := next.Steps[name]
+		if st == nil {
+			continue
+		}
+		switch st.Status {
+		case StepDispatched, StepRetryWait:
+			st.Status, st.Outcome = StepFailed, OutcomeUnknown
+			e.record(HistoryAbandoned, name, st.Do.Attempt, "", reason)
+		case StepCompensating:
+			st.Status = StepCompensationFailed
+			e.record(HistoryCompensationFailed, name, st.Undo.Attempt, "", reason)
+		}
+		st.Do.Deadline, st.Do.RetryAt = time.Time{}, time.Time{}
+		st.Undo.Deadline, st.Undo.RetryAt = time.Time{}, time.Time{}
+	}
+	next.Status, next.Reason = StatusFailed, reason
+	e.record(HistorySagaFailed, "", 0, "", reason)
+	e.emit(Event{Kind: EventFailed, Reason: reason})
+	return next, e.finish()
+}
+
 // engine applies one input to a cloned state.
 type engine struct {
 	d       *Definition
@@ -116,8 +159,8 @@ func (e *engine) check(s *State) error {
 	if s.Format != FormatVersion {
 		return fmt.Errorf("applying to saga %q: unknown state format %d", s.SagaID, s.Format)
 	}
-	if s.Definition != e.d.Name {
-		return fmt.Errorf("applying to saga %q: state of definition %q, not %q", s.SagaID, s.Definition, e.d.Name)
+	if s.Definition != e.d.ID() {
+		return fmt.Errorf("applying to saga %q: state of definition %q, not %q: %w", s.SagaID, s.Definition, e.d.ID(), ErrOtherDefinition)
 	}
 	for _, name := range e.allSteps() {
 		if s.Steps[name] == nil {
@@ -161,7 +204,7 @@ func (e *engine) start(in Input) error {
 	e.s = &State{
 		Format:      FormatVersion,
 		SagaID:      clean(in.SagaID),
-		Definition:  e.d.Name,
+		Definition:  e.d.ID(),
 		Status:      StatusRunning,
 		Input:       payload,
 		Seed:        in.Seed,

@@ -21,8 +21,8 @@ func (d *Definition) CheckState(s *State) error {
 	if s.Format != FormatVersion {
 		add("format %d, want %d", s.Format, FormatVersion)
 	}
-	if s.Definition != d.Name {
-		add("definition %q, want %q", s.Definition, d.Name)
+	if s.Definition != d.ID() {
+		add("definition %q, want %q", s.Definition, d.ID())
 	}
 	if s.SagaID == "" {
 		add("empty saga ID")

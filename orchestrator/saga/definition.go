@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -65,7 +66,11 @@ type Milestone struct {
 // compensation. Build it once, call Validate, then share it: it is never modified by the
 // engine.
 type Definition struct {
-	Name    string
+	Name string
+	// Version numbers the definition's revisions (0 is 1). A saga records the definition it
+	// started on (its ID) and finishes on it: a deploy that changes the steps publishes a
+	// new version and keeps serving the old ones while sagas that need them are in flight.
+	Version int
 	Workers []string // known workers; every action's worker must be one of them
 	Steps   []Step
 	// Milestones are announced with an [EventMilestone] when reached.
@@ -78,6 +83,30 @@ type Definition struct {
 	// newest entries are kept; see HistoryLimitOrDefault). The engine itself keeps no
 	// history. Default: 200.
 	HistoryLimit int
+}
+
+// ID is what a saga's state records of its definition (State.Definition): the name for
+// version 1, so that states written before versions existed keep their meaning, and
+// "name@vN" for later versions.
+func (d *Definition) ID() string {
+	if d.Version <= 1 {
+		return d.Name
+	}
+	return fmt.Sprintf("%s@v%d", d.Name, d.Version)
+}
+
+// VersionOf is the definition version a state recorded in State.Definition (see ID): 1 for
+// a bare name, N for "name@vN", 0 for something else.
+func VersionOf(definitionID string) int {
+	_, v, ok := strings.Cut(definitionID, "@v")
+	if !ok {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		return 0
+	}
+	return n
 }
 
 // Validate reports every problem of the definition at once (errors.Join): a missing name,
