@@ -195,9 +195,9 @@ func Encode(e Envelope) (value []byte, headers []Header, err error) {
 	if len(e.Data) > 0 && s.DataContentType == "" {
 		s.DataContentType = ContentTypeJSON
 	}
-	value, err = json.Marshal(s)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding %s event %s: %w", e.Type, e.ID, err)
+	value, ok := appendStructured(make([]byte, 0, 512+len(e.Data)), &s)
+	if !ok {
+		return nil, nil, fmt.Errorf("encoding %s event %s: the data is not JSON", e.Type, e.ID)
 	}
 	return value, []Header{{Key: HeaderContentType, Value: []byte(ContentTypeCloudEvents)}}, nil
 }
