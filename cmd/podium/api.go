@@ -25,6 +25,7 @@ func newAPICmd() *cobra.Command {
 		maxBody    int
 		retention  time.Duration
 		maxOrders  int
+		published  string
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -42,6 +43,9 @@ func newAPICmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger("api")
 			if err != nil {
+				return err
+			}
+			if err := checkPublished(published, token); err != nil {
 				return err
 			}
 			kcfg, err := kafka.config("podium-api")
@@ -101,6 +105,8 @@ func newAPICmd() *cobra.Command {
 	intFlag(fs, &maxBody, "max-body", api.DefaultMaxBody, "largest request body accepted, in bytes (larger: 413)")
 	durationFlag(fs, &retention, "retention", api.DefaultRetention,
 		"how long a finished order (completed, cancelled) stays in the read model after it finished; match the orchestrator's --retention")
+	stringFlag(fs, &published, "published-on", "",
+		"host interface a container runtime publishes the API's port on (compose sets it from PODIUM_API_BIND): the API refuses to start when it is not a loopback address and --token is empty")
 	intFlag(fs, &maxOrders, "max-orders", api.DefaultMaxOrders,
 		"most orders held (~720 bytes each); beyond it the oldest finished are dropped, orders in flight never")
 	return cmd
@@ -115,6 +121,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// checkPublished refuses an API published beyond loopback without a token: compose cannot
+// make the published interface depend on the token, so the API enforces it.
+func checkPublished(published, token string) error {
+	if published == "" || token != "" {
+		return nil
+	}
+	host := strings.Trim(published, "[]")
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("the API is published on %s (PODIUM_PUBLISHED_ON, from PODIUM_API_BIND in compose) without a token: "+
+		"set PODIUM_API_TOKEN too, or publish it on 127.0.0.1", published)
 }
 
 // isLoopback reports whether a listen address is reachable from this machine only.
