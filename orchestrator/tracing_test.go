@@ -1,13 +1,11 @@
 package orchestrator
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -16,6 +14,7 @@ import (
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
 	"github.com/podiumhq/podium/internal/tracing"
+	"github.com/podiumhq/podium/internal/tracing/tracingtest"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
@@ -31,14 +30,7 @@ const (
 // theirs; a cancel from another trace is a child of that trace, linked to the order's; a
 // control record without a traceparent continues the order's trace.
 func TestApplySpans(t *testing.T) {
-	prev := otel.GetTracerProvider()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		otel.SetTracerProvider(prev)
-	})
+	rec := tracingtest.Record(t)
 
 	const id = "ord-trace-1"
 	cfg := Config{Definition: order.NewDefinition(order.Options{}), Kafka: pkafka.Config{Brokers: []string{"unused:9092"}}}.withDefaults()

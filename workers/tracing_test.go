@@ -9,10 +9,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/podiumhq/podium/internal/tracing"
+	"github.com/podiumhq/podium/internal/tracing/tracingtest"
 )
 
 // spanningHandler starts a span of its own from the context it is given.
@@ -29,15 +29,7 @@ func (h spanningHandler) Handle(ctx context.Context, _ Command) Result {
 // ends once the batch is written; a repeat answered from the processed store is marked
 // replayed; a batch that is not written ends its spans with an error.
 func TestProcessTracing(t *testing.T) {
-	prev := otel.GetTracerProvider()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		// A shut-down provider hands out no-op tracers, also through the global delegate.
-		_ = tp.Shutdown(context.Background())
-		otel.SetTracerProvider(prev)
-	})
+	rec := tracingtest.Record(t)
 
 	p := newTestProcessor(t, spanningHandler{res: Success(map[string]string{"reservation_id": "res-1"})}, Faults{})
 	cmd := reserveCommand(t, "ord-1", "cmd-1", 1, "SKU-1")

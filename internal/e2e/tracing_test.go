@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,37 +10,20 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/internal/sample"
 	"github.com/podiumhq/podium/internal/tracing"
+	"github.com/podiumhq/podium/internal/tracing/tracingtest"
 	"github.com/podiumhq/podium/orchestrator/order"
 )
 
 // producerTrace is the traceparent of the producers of the traced orders.
 const producerTrace = "00-5a1e0f7e0d6c4b3a9f8e7d6c5b4a3921-7d3c2b1a09f8e7d6-01"
-
-// recordSpans installs an SDK TracerProvider that records every span, for the processes
-// started after it, and restores the global provider when the test ends.
-func recordSpans(t *testing.T) *tracetest.SpanRecorder {
-	t.Helper()
-	prev := otel.GetTracerProvider()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		// A shut-down provider hands out no-op tracers, also through the global delegate.
-		_ = tp.Shutdown(context.Background())
-		otel.SetTracerProvider(prev)
-	})
-	return rec
-}
 
 // TestTraceOneOrder runs one order that fails at a late step (no delivery partner: three
 // compensations follow) from a traced OrderPlaced to its terminal event, and checks that
@@ -50,7 +32,7 @@ func recordSpans(t *testing.T) *tracetest.SpanRecorder {
 // worker span a child of its command's; each reply applied in a child of the worker span
 // that sent it; a worker span per step attempt and per compensation.
 func TestTraceOneOrder(t *testing.T) {
-	rec := recordSpans(t)
+	rec := tracingtest.Record(t)
 	s := newStack(t, fastSaga())
 	s.startWorkers()
 	s.startOrchestrator("orchestrator")
@@ -198,7 +180,7 @@ func TestTraceOneOrder(t *testing.T) {
 // TestTraceBareOrderPlaced: a bare OrderPlaced (plain JSON, as kcat writes it) with a W3C
 // traceparent Kafka header continues that trace.
 func TestTraceBareOrderPlaced(t *testing.T) {
-	rec := recordSpans(t)
+	rec := tracingtest.Record(t)
 	s := newStack(t, fastSaga())
 	s.startWorkers()
 	s.startOrchestrator("orchestrator")
