@@ -262,11 +262,11 @@ func TestReplyType(t *testing.T) {
 
 func TestCommandTypes(t *testing.T) {
 	want := map[string][]string{
-		"inventory":    {TypeInventoryRelease, TypeInventoryReserve},
-		"payment":      {TypePaymentAuthorize, TypePaymentVoid},
+		"inventory":    {TypeInventoryRelease, TypeInventoryReserve, TypeInventoryRestock, TypeInventoryUndoRestock},
+		"payment":      {TypePaymentAuthorize, TypePaymentCancelRefund, TypePaymentRefund, TypePaymentVoid},
 		"seller":       {TypeSellerCancelPreparation, TypeSellerPrepareShipment},
-		"shipping":     {TypeShippingAssignDelivery, TypeShippingCancelDelivery},
-		"notification": {TypeNotificationCancellation, TypeNotificationConfirmation},
+		"shipping":     {TypeShippingAssignDelivery, TypeShippingCancelDelivery, TypeShippingCancelPickup, TypeShippingSchedulePickup},
+		"notification": {TypeNotificationCancellation, TypeNotificationConfirmation, TypeNotificationRefundNotice},
 		"nobody":       nil,
 	}
 	for worker, w := range want {
@@ -281,26 +281,41 @@ func TestCommandTypes(t *testing.T) {
 	}
 }
 
-// TestTypeRegistry checks every registered type against the schemas: its data schema
+// TestTypeRegistry checks every built-in type against the schemas: its data schema
 // exists, commands and replies are recognised as such by the envelope schema, and its
-// payload carries the order ID (except replies).
+// payload carries the saga ID that the subject must equal (except replies).
 func TestTypeRegistry(t *testing.T) {
-	if got, want := len(types), len(eventTypes)+2*len(commandTypes); got != want {
-		t.Fatalf("registered types: got %d, want %d", got, want)
+	types := registered().types
+	if got, want := len(types), len(builtinEvents)+2*len(builtinCommands); got < want {
+		t.Fatalf("known types: got %d, want at least %d", got, want)
 	}
 	for typ, spec := range types {
+		if spec.compiled != nil {
+			continue // registered by a test
+		}
 		if _, err := schemas.Schema(spec.schema); err != nil {
 			t.Errorf("%s: schema %s: %v", typ, spec.schema, err)
 		}
-		if _, ok := orderIDOf(spec.payload()); ok == spec.reply {
-			t.Errorf("%s: payload carries an order ID: got %v, want %v", typ, ok, !spec.reply)
+		if got, want := spec.subject != "", spec.kind != KindReply; got != want {
+			t.Errorf("%s: has a subject field: got %v, want %v", typ, got, want)
+		}
+		if spec.subject != "" {
+			// The payload's member of that name is required by the schema.
+			err := schemas.Validate(spec.schema, map[string]any{})
+			if err == nil || !strings.Contains(err.Error(), "/"+spec.subject+": required") {
+				t.Errorf("%s: schema without %s: got %v, want a required error", typ, spec.subject, err)
+			}
 		}
 		var required []string
-		switch {
-		case spec.command:
+		switch spec.kind {
+		case KindCommand:
 			required = []string{ExtSagaID, ExtStep, ExtIdempotencyKey, ExtAttempt}
-		case spec.reply:
+		case KindReply:
 			required = []string{ExtCorrelationID, ExtOutcome}
+		}
+		attrs := map[string]any{"specversion": "1.0", "id": "x", "source": "s", "type": typ, "subject": "o", "data": true}
+		if err := schemas.Validate(schemas.Envelope, attrs); (err == nil) != (required == nil) {
+			t.Errorf("%s (%v) without extensions: got %v, want an error %v", typ, spec.kind, err, required != nil)
 		}
 		for _, ext := range required {
 			attrs := map[string]any{"specversion": "1.0", "id": "x", "source": "s", "type": typ, "subject": "o", "data": true,

@@ -28,12 +28,14 @@ import (
 // always) takes TraceParent from its HeaderTraceParent header, if it has one.
 //
 // Decode checks, in this order, and returns a *DecodeError for the first problem found:
-// the value size (at most MaxRecordSize, before parsing); the JSON; that the type is known
-// (RuleUnknownType, also for an unknown version); the attributes against the envelope schema
-// (id, source, type, subject and specversion 1.0 required; on replies correlationid and
-// outcome success|failure|error; on commands sagaid, step, idempotencykey and attempt >= 1);
-// the data against the type's schema; that the data decodes into the type's payload struct;
-// that subject equals the data's order_id; and for OrderPlaced that total equals the sum of
+// the value size (at most MaxRecordSize, before parsing); the JSON; that the type is known,
+// built in or registered ([Register]) (RuleUnknownType, also for an unknown version); the
+// attributes against the envelope schema (id, source, type, subject and specversion 1.0
+// required; on replies correlationid and outcome success|failure|error; on commands sagaid,
+// step, idempotencykey and attempt >= 1); the data against the type's schema; that the
+// data decodes into the type's payload struct (if it has one); that subject equals the
+// data's saga ID member (order_id, return_id or saga_id; a registered type's SubjectField);
+// and for OrderPlaced that total, for ReturnRequested that refund equals the sum of
 // quantity × unit_price (checked arithmetic).
 //
 // The returned envelope's Data does not alias r.Value.
@@ -171,8 +173,11 @@ func (d *decoder) binary(ct string, hasCT bool) (Envelope, error) {
 // finish validates the attributes and the data and builds the envelope. envelopeChecked
 // says the attributes are known to satisfy the envelope schema (fastAttributes).
 func (d *decoder) finish(attrs map[string]any, data json.RawMessage, envelopeChecked bool) (Envelope, error) {
-	if typ, ok := attrs["type"].(string); ok && !KnownType(typ) {
-		return Envelope{}, d.fail("type", RuleUnknownType, unknownType(typ))
+	var spec typeSpec
+	if typ, ok := attrs["type"].(string); ok {
+		if spec, ok = lookup(typ); !ok {
+			return Envelope{}, d.fail("type", RuleUnknownType, unknownType(typ))
+		}
 	}
 	if ct, ok := attrs["datacontenttype"].(string); ok && !isJSON(mediaType(ct)) {
 		return Envelope{}, d.fail("datacontenttype", RuleContentType, fmt.Errorf("%q is not JSON", ct))
@@ -180,6 +185,14 @@ func (d *decoder) finish(attrs map[string]any, data json.RawMessage, envelopeChe
 	if !envelopeChecked {
 		if err := schemas.Validate(schemas.Envelope, attrs); err != nil {
 			return Envelope{}, d.failWith(schemaProblems(err, attributeField)[0])
+		}
+		// The schema recognises podium's commands by name; registered ones by their kind.
+		if spec.kind == KindCommand {
+			for _, a := range commandAttributes {
+				if _, ok := attrs[a]; !ok {
+					return Envelope{}, d.fail(a, schemaRule("required"), errMissing)
+				}
+			}
 		}
 	}
 	e := Envelope{
@@ -212,24 +225,33 @@ func (d *decoder) finish(attrs map[string]any, data json.RawMessage, envelopeChe
 		}
 		e.Time = t.UTC()
 	}
-	p, problems := validateData(types[e.Type], data)
+	_, doc, problems := validateData(spec, e.Type, data)
 	if len(problems) > 0 {
 		return Envelope{}, d.failWith(problems[0])
 	}
-	if id, ok := orderIDOf(p); ok && id != e.Subject {
-		return Envelope{}, d.fail("subject", RuleSubjectOrderID, fmt.Errorf("subject %q, data order_id %q", e.Subject, id))
+	if spec.subject != "" {
+		if id, ok := subjectOf(doc, spec.subject); !ok || id != e.Subject {
+			return Envelope{}, d.fail("subject", RuleSubjectOrderID, fmt.Errorf("subject %q, data %s %q", e.Subject, spec.subject, id))
+		}
 	}
 	return e, nil
 }
+
+// commandAttributes are the attributes every command needs, in the order the envelope
+// schema's violations are reported (sorted).
+var commandAttributes = [...]string{ExtAttempt, ExtIdempotencyKey, ExtSagaID, ExtStep}
+
+// errMissing is the error of a missing required attribute, worded as the schema's.
+var errMissing = errors.New("missing")
 
 // bareNamespace derives the IDs of bare OrderPlaced records.
 var bareNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/podiumhq/podium/events/bare"))
 
 // bare decodes a bare OrderPlaced document.
 func (d *decoder) bare() (Envelope, error) {
-	spec := types[TypeOrderPlaced]
+	spec, _ := lookup(TypeOrderPlaced)
 	data := bytes.Clone(d.r.Value)
-	p, problems := validateData(spec, data)
+	p, _, problems := validateData(spec, TypeOrderPlaced, data)
 	if len(problems) > 0 {
 		return Envelope{}, d.failWith(problems[0])
 	}
@@ -240,42 +262,51 @@ func (d *decoder) bare() (Envelope, error) {
 		Type:            TypeOrderPlaced,
 		Subject:         p.(*OrderPlaced).OrderID,
 		DataContentType: ContentTypeJSON,
-		DataSchema:      schemas.URL(spec.schema),
+		DataSchema:      spec.dataSchemaURL(),
 		Data:            data,
 	}, nil
 }
 
-// validateData checks data against the type's schema, decodes it into the type's payload
-// and applies the payload's code rules. It returns the payload, or every problem found
-// (schema violations are all reported; code rules run only on schema-valid data).
-func validateData(spec typeSpec, data json.RawMessage) (any, []problem) {
+// validateData checks data against the schema of the type typ, decodes it into the type's
+// payload (if it has one) and applies the payload's code rules. It returns the payload (nil
+// without one) and the parsed document, or every problem found (schema violations are all
+// reported; code rules run only on schema-valid data).
+func validateData(spec typeSpec, typ string, data json.RawMessage) (any, any, []problem) {
 	if len(data) == 0 {
-		return nil, []problem{{fieldData, schemaRule("required"), errNoData}}
+		return nil, nil, []problem{{fieldData, schemaRule("required"), errNoData}}
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return nil, []problem{{fieldData, RuleMalformedJSON, err}}
+		return nil, nil, []problem{{fieldData, RuleMalformedJSON, err}}
 	}
-	if err := schemas.Validate(spec.schema, doc); err != nil {
-		return nil, schemaProblems(err, dataField)
+	if err := spec.validate(typ, doc); err != nil {
+		return nil, nil, schemaProblems(err, dataField)
+	}
+	if spec.payload == nil {
+		return nil, doc, nil
 	}
 	p := spec.payload()
 	if err := json.Unmarshal(data, p); err != nil {
-		return nil, []problem{payloadProblem(err, doc)}
+		return nil, nil, []problem{payloadProblem(err, doc)}
 	}
-	if o, ok := p.(*OrderPlaced); ok {
-		if problems := checkOrderPlaced(o); len(problems) > 0 {
-			return nil, problems
-		}
+	var problems []problem
+	switch p := p.(type) {
+	case *OrderPlaced:
+		problems = checkLines(p.Items, p.Total, "/total", RuleTotal)
+	case *ReturnRequested:
+		problems = checkLines(p.Items, p.Refund, "/refund", RuleRefund)
 	}
-	return p, nil
+	if len(problems) > 0 {
+		return nil, nil, problems
+	}
+	return p, doc, nil
 }
 
-// checkOrderPlaced applies the code rules of OrderPlaced: total equals the sum of the lines,
-// computed without overflow.
-func checkOrderPlaced(o *OrderPlaced) []problem {
+// checkLines applies the code rule of OrderPlaced's total and ReturnRequested's refund:
+// the amount (at field) equals the sum of the lines, computed without overflow.
+func checkLines(items []Item, amount int64, field, rule string) []problem {
 	var sum int64
-	for i, it := range o.Items {
+	for i, it := range items {
 		line, ok := mul64(int64(it.Quantity), it.UnitPrice)
 		if !ok {
 			return []problem{{fmt.Sprintf("/items/%d/unit_price", i), RuleAmountOverflow,
@@ -286,8 +317,8 @@ func checkOrderPlaced(o *OrderPlaced) []problem {
 				errors.New("the sum of the lines overflows int64")}}
 		}
 	}
-	if o.Total != sum {
-		return []problem{{"/total", RuleTotal, fmt.Errorf("got %d, want %d", o.Total, sum)}}
+	if amount != sum {
+		return []problem{{field, rule, fmt.Errorf("got %d, want %d", amount, sum)}}
 	}
 	return nil
 }
@@ -319,7 +350,8 @@ func ValidateOrderPlaced(raw json.RawMessage) (OrderPlaced, error) {
 	if n := len(raw); n > MaxRecordSize {
 		return OrderPlaced{}, &DecodeError{Field: fieldData, Rule: RuleTooLarge, Err: fmt.Errorf("document is %d bytes, limit %d", n, MaxRecordSize)}
 	}
-	p, problems := validateData(types[TypeOrderPlaced], raw)
+	spec, _ := lookup(TypeOrderPlaced)
+	p, _, problems := validateData(spec, TypeOrderPlaced, raw)
 	if len(problems) > 0 {
 		errs := make([]error, len(problems))
 		for i, pr := range problems {
@@ -404,13 +436,13 @@ func unknownType(typ string) error {
 		base = typ[:i]
 	}
 	var known []string
-	for t := range types {
+	for t := range registered().types {
 		if i := strings.LastIndex(t, ".v"); i >= 0 && t[:i] == base {
 			known = append(known, t)
 		}
 	}
 	if len(known) == 0 {
-		return fmt.Errorf("%q is not a podium event type", typ)
+		return fmt.Errorf("%q is not a podium event type (built in or registered)", typ)
 	}
 	slices.Sort(known)
 	return fmt.Errorf("%q: unknown version, known: %s", typ, strings.Join(known, ", "))

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/podiumhq/podium/schemas"
 )
 
 // CloudEvents attribute values and Kafka binding names.
@@ -99,9 +97,10 @@ type Record struct {
 	Headers   []Header
 }
 
-// NewEvent builds an envelope of type typ about subject (the order ID) with a new uuid ID,
-// Source "podium", Time now (UTC), DataContentType application/json, DataSchema the URL of
-// the type's schema (if the type is known) and data encoded with encoding/json (pass a
+// NewEvent builds an envelope of type typ about subject (the saga ID: the order ID of an
+// order saga) with a new uuid ID, Source "podium", Time now (UTC), DataContentType
+// application/json, DataSchema the URL of the type's schema (if the type is known and its
+// schema has one) and data encoded with encoding/json (pass a
 // json.RawMessage for pre-encoded data). It does not validate: Decode does.
 func NewEvent(typ, subject string, data any) (Envelope, error) {
 	raw, err := json.Marshal(data)
@@ -117,8 +116,8 @@ func NewEvent(typ, subject string, data any) (Envelope, error) {
 		DataContentType: ContentTypeJSON,
 		Data:            raw,
 	}
-	if s, ok := types[typ]; ok {
-		e.DataSchema = schemas.URL(s.schema)
+	if s, ok := lookup(typ); ok {
+		e.DataSchema = s.dataSchemaURL()
 	}
 	return e, nil
 }

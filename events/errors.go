@@ -8,16 +8,17 @@ import (
 // Rules of a DecodeError that are not schema keywords. Schema violations have the rule
 // "schema: <keyword>" ("schema: minimum", "schema: required", "schema: format", ...).
 const (
-	RuleTooLarge       = "record too large"          // value over MaxRecordSize
-	RuleMalformedJSON  = "malformed JSON"            // value or data is not one JSON document
-	RuleNotCloudEvent  = "not a CloudEvent"          // no CloudEvents content mode recognised
-	RuleContentType    = "content type"              // unsupported content-type / datacontenttype
-	RuleUnknownType    = "unknown type"              // type (or its version) is not known
-	RuleAttribute      = "attribute"                 // an attribute value that cannot be read (attempt "x", bad time)
-	RulePayload        = "payload"                   // data that fits the schema but not the Go payload (2.0 or 1e3 for an integer)
-	RuleSubjectOrderID = "subject equals order_id"   // subject differs from data.order_id
-	RuleTotal          = "total equals sum of lines" // OrderPlaced total
-	RuleAmountOverflow = "amount overflow"           // quantity × unit_price or the sum overflows int64
+	RuleTooLarge       = "record too large"           // value over MaxRecordSize
+	RuleMalformedJSON  = "malformed JSON"             // value or data is not one JSON document
+	RuleNotCloudEvent  = "not a CloudEvent"           // no CloudEvents content mode recognised
+	RuleContentType    = "content type"               // unsupported content-type / datacontenttype
+	RuleUnknownType    = "unknown type"               // type (or its version) is not known
+	RuleAttribute      = "attribute"                  // an attribute value that cannot be read (attempt "x", bad time)
+	RulePayload        = "payload"                    // data that fits the schema but not the Go payload (2.0 or 1e3 for an integer)
+	RuleSubjectOrderID = "subject equals order_id"    // subject differs from the data's saga ID member (order_id, return_id, saga_id, a registered SubjectField)
+	RuleTotal          = "total equals sum of lines"  // OrderPlaced total
+	RuleRefund         = "refund equals sum of lines" // ReturnRequested refund
+	RuleAmountOverflow = "amount overflow"            // quantity × unit_price or the sum overflows int64
 )
 
 // fieldData is the Field of a problem with the data as a whole.

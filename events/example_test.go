@@ -71,5 +71,5 @@ func ExampleReplyType() {
 	fmt.Println(events.CommandTypes("payment"))
 	// Output:
 	// podium.inventory.reserve.reply.v1
-	// [podium.payment.authorize.v1 podium.payment.void.v1]
+	// [podium.payment.authorize.v1 podium.payment.cancel-refund.v1 podium.payment.refund.v1 podium.payment.void.v1]
 }

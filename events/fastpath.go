@@ -30,7 +30,7 @@ import (
 // until someone checks the rules against the new schema and updates the hash.
 
 // envelopeSchemaSHA256 is the hash of schemas/envelope.v1.json the fast path implements.
-const envelopeSchemaSHA256 = "7ef9d8fc5f3fcfe53f4eff74bc83e56572e9f05ee10568c388696eac3033d639"
+const envelopeSchemaSHA256 = "fc5234e3f954399bcce4d3f25667d03a636894e754d793c9a34c0f29bb894d54"
 
 // fastEnvelope reports whether the fast path is on: the embedded envelope schema is the one
 // the rules were written for.
@@ -140,17 +140,20 @@ func fastAttributes(raw map[string]json.RawMessage) (map[string]any, bool) {
 			return nil, false
 		}
 	}
-	typ := attrs["type"].(string)
-	if attrs["specversion"] != SpecVersion || !KnownType(typ) || !plainSource(attrs["source"].(string)) {
+	spec, known := lookup(attrs["type"].(string))
+	if attrs["specversion"] != SpecVersion || !known || !plainSource(attrs["source"].(string)) {
 		return nil, false
 	}
-	// the conditionals: replies need correlationid and outcome; commands (neither
-	// podium.order.*, podium.saga.* nor a reply) need sagaid, step, idempotencykey and attempt.
+	// the conditionals: replies need correlationid and outcome; commands need sagaid, step,
+	// idempotencykey and attempt. The schema tells them by name (a reply ends in
+	// .reply.vN; a command is any other podium.* type but podium.order.*, podium.saga.* and
+	// podium.return.*), finish tells registered commands by their kind: for every known
+	// type the two agree (TestTypeRegistry, TestRegisteredFastPath).
 	var needed []string
-	switch {
-	case isReplyType(typ):
+	switch spec.kind {
+	case KindReply:
 		needed = []string{ExtCorrelationID, ExtOutcome}
-	case !strings.HasPrefix(typ, "podium.order.") && !strings.HasPrefix(typ, "podium.saga."):
+	case KindCommand:
 		needed = []string{ExtSagaID, ExtStep, ExtIdempotencyKey, ExtAttempt}
 	}
 	for _, k := range needed {
@@ -275,11 +278,14 @@ func plainSource(s string) bool {
 	return true
 }
 
-// knownSchemaURL reports whether s is the URL of an embedded schema (a valid uri).
+// knownSchemaURL reports whether s is the URL of an embedded schema or the $id of a
+// registered type's schema (both valid uris: Register checks its URLs against the envelope
+// schema).
 func knownSchemaURL(s string) bool {
 	name, ok := strings.CutPrefix(s, schemas.BaseURL)
 	if !ok {
-		return false
+		_, ok = registered().urls[s]
+		return ok
 	}
 	name, ok = strings.CutSuffix(name, ".json")
 	if !ok || name == "" {

@@ -51,8 +51,31 @@ func fixtures() map[string]Envelope {
 			DataContentType: ContentTypeJSON, SagaID: "ord-1001",
 			Data: json.RawMessage(`{"order_id":"ord-1001","status":"approved"}`),
 		},
+		"return-requested": {
+			ID: "evt-2", Source: "podium/client", Type: TypeReturnRequested, Subject: "ret-2001", Time: fixedTime,
+			DataContentType: ContentTypeJSON, DataSchema: schemas.URL("return.requested.v1"),
+			Data: json.RawMessage(returnJSON),
+		},
+		"command-refund": {
+			ID: "cmd-r1", Source: "podium/orchestrator", Type: TypePaymentRefund, Subject: "ret-2001", Time: fixedTime,
+			DataContentType: ContentTypeJSON, SagaID: "ret-2001", Step: "refund-payment", Attempt: 1,
+			CausationID: "evt-2", IdempotencyKey: "ret-2001/refund-payment",
+			Data: json.RawMessage(`{"return_id":"ret-2001","amount":3998,"currency":"EUR","token":"tok_visa"}`),
+		},
+		"saga-cancel": {
+			ID: "ctl-2", Source: "podium/api", Type: TypeSagaCancel, Subject: "ret-2001", Time: fixedTime,
+			Data: json.RawMessage(`{"saga_id":"ret-2001","reason":"customer kept the item"}`),
+		},
+		"saga-lifecycle": {
+			ID: "lc-2", Source: "podium/orchestrator", Type: TypeSagaLifecycle, Subject: "ret-2001", Time: fixedTime,
+			DataContentType: ContentTypeJSON, SagaID: "ret-2001",
+			Data: json.RawMessage(`{"saga_id":"ret-2001","definition":"returns","status":"picked-up","event":"milestone","milestone":"picked-up"}`),
+		},
 	}
 }
+
+// A ReturnRequested of the order of orderJSON.
+const returnJSON = `{"return_id":"ret-2001","order_id":"ord-1001","customer":{"id":"cus-7","email":"ada@example.com"},"currency":"EUR","items":[{"sku":"SKU-RED-1","quantity":2,"unit_price":1999}],"refund":3998,"payment":{"token":"tok_visa"},"pickup_address":{"name":"Ada L.","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}`
 
 // structuredRecord encodes e in structured mode.
 func structuredRecord(t *testing.T, e Envelope) Record {

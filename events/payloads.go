@@ -127,11 +127,22 @@ type Reply struct {
 	Result  json.RawMessage `json:"result,omitempty"`  // success result (a JSON object)
 }
 
-// ControlRequest is the data of [TypeOrderCancel] and [TypeOrderRetry].
+// ControlRequest is the data of [TypeOrderCancel] and [TypeOrderRetry], which name the
+// order in OrderID, and of [TypeSagaCancel] and [TypeSagaRetry], which name a saga of any
+// type (an order too) in SagaID. [ControlRequest.Target] returns whichever is set.
 type ControlRequest struct {
-	OrderID     string `json:"order_id"`
+	OrderID     string `json:"order_id,omitempty"` // order types (required there)
+	SagaID      string `json:"saga_id,omitempty"`  // podium.saga.* types (required there)
 	Reason      string `json:"reason,omitempty"`
 	RequestedBy string `json:"requested_by,omitempty"`
+}
+
+// Target returns the ID of the saga the request is about: SagaID if set, else OrderID.
+func (r ControlRequest) Target() string {
+	if r.SagaID != "" {
+		return r.SagaID
+	}
+	return r.OrderID
 }
 
 // OrderLifecycle is the data of the public lifecycle events on [TopicOrdersEvents]
@@ -159,11 +170,14 @@ const (
 	ControlHeldForOrder = "held_for_order"
 )
 
-// ControlOutcome is the data of [TypeOrderControlRejected] and [TypeOrderControlDeferred]:
-// what became of one operator request on [TopicOrdersControl]. RequestID is the request's
-// CloudEvents id (also the event's causationid), so that the requester can find the answer.
+// ControlOutcome is the data of [TypeOrderControlRejected] and [TypeOrderControlDeferred]
+// (OrderID set), and of [TypeSagaControlRejected] and [TypeSagaControlDeferred] (SagaID
+// set): what became of one operator request on [TopicOrdersControl]. RequestID is the
+// request's CloudEvents id (also the event's causationid), so that the requester can find
+// the answer.
 type ControlOutcome struct {
-	OrderID string `json:"order_id"`
+	OrderID string `json:"order_id,omitempty"` // order types (required there)
+	SagaID  string `json:"saga_id,omitempty"`  // podium.saga.* types (required there)
 	// Action is the request's action: "cancel" or "retry".
 	Action    string `json:"action"`
 	RequestID string `json:"request_id"`
@@ -172,7 +186,8 @@ type ControlOutcome struct {
 	Reason string `json:"reason"`
 	// Message explains Reason to a person ("the order is completed").
 	Message string `json:"message,omitempty"`
-	// Status is the order's status when the request was refused ("" when unknown).
+	// Status is the order's status when the request was refused ("" when unknown); for
+	// the podium.saga.* types, the definition's label of the saga's status.
 	Status      string `json:"status,omitempty"`
 	RequestedBy string `json:"requested_by,omitempty"`
 	// Recorded is set when the order's timeline records the rejection itself (the saga was
@@ -228,40 +243,85 @@ type TimelineEntry struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
-// orderIDOf returns the order ID of payloads that carry one, so that Decode can check it
-// against the envelope's subject.
-func orderIDOf(p any) (string, bool) {
-	switch p := p.(type) {
-	case *OrderPlaced:
-		return p.OrderID, true
-	case *ReserveInventory:
-		return p.OrderID, true
-	case *ReleaseInventory:
-		return p.OrderID, true
-	case *AuthorizePayment:
-		return p.OrderID, true
-	case *VoidPayment:
-		return p.OrderID, true
-	case *PrepareShipment:
-		return p.OrderID, true
-	case *CancelShipmentPreparation:
-		return p.OrderID, true
-	case *AssignDelivery:
-		return p.OrderID, true
-	case *CancelDelivery:
-		return p.OrderID, true
-	case *SendConfirmation:
-		return p.OrderID, true
-	case *SendCancellationNotice:
-		return p.OrderID, true
-	case *ControlRequest:
-		return p.OrderID, true
-	case *OrderLifecycle:
-		return p.OrderID, true
-	case *SagaTimeline:
-		return p.SagaID, true
-	case *ControlOutcome:
-		return p.OrderID, true
-	}
-	return "", false
+// ReturnRequested is the data of [TypeReturnRequested], which starts a returns saga on
+// [TopicReturnsRequested]. ReturnID follows the rules of an order ID and is the saga ID (the
+// envelope's subject); OrderID names the order returned and is not checked against
+// anything. Items follow the rules of an order's items; Refund, in minor units of Currency,
+// is the sum of Quantity × UnitPrice over Items (checked by [Decode] like an order's total).
+type ReturnRequested struct {
+	ReturnID      string   `json:"return_id"`
+	OrderID       string   `json:"order_id"`
+	Customer      Customer `json:"customer"`
+	Currency      string   `json:"currency"`
+	Items         []Item   `json:"items"`
+	Refund        int64    `json:"refund"`
+	Payment       Payment  `json:"payment"` // the token to refund to
+	PickupAddress Address  `json:"pickup_address"`
 }
+
+// SchedulePickup is the data of [TypeShippingSchedulePickup]. Success result {"pickup_id"}.
+type SchedulePickup struct {
+	ReturnID string  `json:"return_id"`
+	Address  Address `json:"address"`
+}
+
+// CancelPickup is the data of [TypeShippingCancelPickup], the compensation of a pickup.
+type CancelPickup struct {
+	ReturnID string `json:"return_id"`
+	PickupID string `json:"pickup_id,omitempty"`
+}
+
+// Restock is the data of [TypeInventoryRestock]. Success result {"restock_id"}.
+type Restock struct {
+	ReturnID string `json:"return_id"`
+	Items    []Item `json:"items"`
+}
+
+// UndoRestock is the data of [TypeInventoryUndoRestock], the compensation of a restock.
+type UndoRestock struct {
+	ReturnID  string `json:"return_id"`
+	RestockID string `json:"restock_id,omitempty"`
+}
+
+// RefundPayment is the data of [TypePaymentRefund]. Success result {"refund_id"}.
+type RefundPayment struct {
+	ReturnID string `json:"return_id"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Token    string `json:"token"`
+}
+
+// CancelRefund is the data of [TypePaymentCancelRefund], the compensation of a refund.
+type CancelRefund struct {
+	ReturnID string `json:"return_id"`
+	RefundID string `json:"refund_id,omitempty"`
+}
+
+// SendRefundNotice is the data of [TypeNotificationRefundNotice]. Success result
+// {"message_id"}.
+type SendRefundNotice struct {
+	ReturnID string `json:"return_id"`
+	Email    string `json:"email"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// SagaLifecycle is the data of [TypeSagaLifecycle]: a status change of a saga of any type
+// but the order saga (which has its own types, data [OrderLifecycle]).
+type SagaLifecycle struct {
+	SagaID     string `json:"saga_id"`
+	Definition string `json:"definition"` // saga.Definition.ID(), e.g. "returns"
+	Status     string `json:"status"`     // the definition's label for the status after the event
+	Event      string `json:"event"`      // "milestone", "completed", "compensated", "failed"
+	Milestone  string `json:"milestone,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Step       string `json:"step,omitempty"`
+}
+
+// Events of a SagaLifecycle.
+const (
+	LifecycleMilestone   = "milestone"   // the saga reached a milestone (Milestone names it)
+	LifecycleCompleted   = "completed"   // every required step succeeded
+	LifecycleCompensated = "compensated" // the saga was compensated
+	LifecycleFailed      = "failed"      // a compensation exhausted its retries
+)

@@ -1,6 +1,7 @@
 package events
 
-// Topics shared by every podium process (DESIGN §2). Every record is keyed by the order ID.
+// Topics shared by every podium process (DESIGN §2). Every record is keyed by its saga ID
+// (the order ID of an order saga, the return ID of a returns saga).
 const (
 	// TopicOrdersPlaced carries OrderPlaced events from producers to the orchestrator.
 	TopicOrdersPlaced = "orders.placed"
@@ -12,6 +13,9 @@ const (
 	TopicSagaState = "podium.saga-state"
 	// TopicOrdersDLQ holds the orchestrator's dead letters.
 	TopicOrdersDLQ = "orders.dlq"
+	// TopicReturnsRequested carries ReturnRequested events from producers to the
+	// orchestrator (keyed by the return ID).
+	TopicReturnsRequested = "returns.requested"
 )
 
 // Workers lists the reference workers, in saga order. Do not modify.

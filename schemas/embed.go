@@ -1,9 +1,11 @@
 // Package schemas holds podium's JSON Schemas (draft 2020-12): one for the CloudEvents
-// envelope (envelope.v1) and one for the data of every event type (order.placed.v1, each
-// command, the generic reply.v1, order.control.v1, order.control-outcome.v1,
-// order.lifecycle.v1, saga.timeline.v1), with shared building
+// envelope (envelope.v1) and one for the data of every built-in event type (order.placed.v1
+// and return.requested.v1, each command, the generic reply.v1, order.control.v1,
+// order.control-outcome.v1, order.lifecycle.v1, the generic saga.control.v1,
+// saga.control-outcome.v1, saga.lifecycle.v1 and saga.timeline.v1), with shared building
 // blocks in defs.v1. The files are embedded into the binary and are the wire contract:
-// package events enforces them on every record it decodes.
+// package events enforces them on every record it decodes. The schemas of the types other
+// programs register with events.Register are compiled by [Compiler] and may $ref these.
 //
 // A schema is named by its file name without ".json" and identified by [URL]. Breaking
 // changes are new files (order.placed.v2.json) next to the old ones, never edits.
