@@ -231,7 +231,11 @@ func (d *decoder) finish(attrs map[string]any, data json.RawMessage, envelopeChe
 	}
 	if spec.subject != "" {
 		if id, ok := subjectOf(doc, spec.subject); !ok || id != e.Subject {
-			return Envelope{}, d.fail("subject", RuleSubjectOrderID, fmt.Errorf("subject %q, data %s %q", e.Subject, spec.subject, id))
+			rule := RuleSubjectSagaID
+			if spec.subject == "order_id" {
+				rule = RuleSubjectOrderID
+			}
+			return Envelope{}, d.fail("subject", rule, fmt.Errorf("subject %q, data %s %q", e.Subject, spec.subject, id))
 		}
 	}
 	return e, nil

@@ -15,7 +15,8 @@ const (
 	RuleUnknownType    = "unknown type"               // type (or its version) is not known
 	RuleAttribute      = "attribute"                  // an attribute value that cannot be read (attempt "x", bad time)
 	RulePayload        = "payload"                    // data that fits the schema but not the Go payload (2.0 or 1e3 for an integer)
-	RuleSubjectOrderID = "subject equals order_id"    // subject differs from the data's saga ID member (order_id, return_id, saga_id, a registered SubjectField)
+	RuleSubjectOrderID = "subject equals order_id"    // subject differs from the data's order_id
+	RuleSubjectSagaID  = "subject equals saga id"     // subject differs from the data's saga ID member of another name (return_id, saga_id, a registered SubjectField)
 	RuleTotal          = "total equals sum of lines"  // OrderPlaced total
 	RuleRefund         = "refund equals sum of lines" // ReturnRequested refund
 	RuleAmountOverflow = "amount overflow"            // quantity × unit_price or the sum overflows int64

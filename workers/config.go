@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/podiumhq/podium/events"
-	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/kafkaconf"
 )
 
 // Config configures Run. The zero value of every optional field means its documented
@@ -19,8 +19,9 @@ type Config struct {
 	// ".processed" and ".dlq". Required; lower-case letters, digits and '-'.
 	Worker string
 
-	// Kafka is the client configuration. Default: the zero pkafka.Config (127.0.0.1:9092).
-	Kafka pkafka.Config
+	// Kafka is the client configuration. Default: the zero kafkaconf.Config (127.0.0.1:9092,
+	// no TLS, no SASL).
+	Kafka kafkaconf.Config
 
 	// Partitions is the partition count "<Worker>.commands", ".replies" and ".processed" must
 	// have (the DLQ may have any). Run refuses to start on a mismatch. Default: 12.

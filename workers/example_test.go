@@ -3,13 +3,14 @@ package workers_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/podiumhq/podium/events"
-	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/kafkaconf"
 	"github.com/podiumhq/podium/workers"
 )
 
@@ -24,7 +25,7 @@ func ExampleRun() {
 		return
 	}
 	defer cluster.Close()
-	kcfg := pkafka.Config{Brokers: cluster.ListenAddrs()}
+	kcfg := kafkaconf.Config{Brokers: cluster.ListenAddrs()}
 
 	// The business logic: a handler from a command to a result.
 	reserve := workers.HandlerFunc(func(ctx context.Context, cmd workers.Command) workers.Result {
@@ -40,7 +41,8 @@ func ExampleRun() {
 	done := make(chan error, 1)
 	go func() { done <- workers.Run(ctx, workers.Config{Worker: "inventory", Kafka: kcfg}, reserve) }()
 
-	// A command, keyed by its order ID (the writer puts it on the order's home partition).
+	// A command, keyed by its order ID, on the order's home partition: murmur2 of the key,
+	// as Kafka's Java client and podium's writers place it.
 	cmd, err := events.NewEvent(events.TypeInventoryReserve, "ord-1", events.ReserveInventory{
 		OrderID: "ord-1", Items: []events.Item{{SKU: "SKU-RED-1", Quantity: 2, UnitPrice: 1999}},
 	})
@@ -58,7 +60,10 @@ func ExampleRun() {
 	for _, h := range headers {
 		msg.Headers = append(msg.Headers, kafkago.Header{Key: h.Key, Value: h.Value})
 	}
-	w := pkafka.NewProducer(kcfg)
+	w := &kafkago.Writer{
+		Addr: kcfg.Addr(), Transport: kcfg.Transport(),
+		Balancer: kafkago.Murmur2Balancer{}, RequiredAcks: kafkago.RequireAll, BatchSize: 1,
+	}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, msg); err != nil {
 		fmt.Println(err)
@@ -68,7 +73,7 @@ func ExampleRun() {
 	// The reply arrives on inventory.replies, on the same partition.
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: kcfg.Brokers, Topic: "inventory.replies",
-		Partition: pkafka.HomePartition([]byte("ord-1"), events.DefaultPartitions), MaxWait: 100 * time.Millisecond,
+		Partition: homePartition("ord-1"), MaxWait: 100 * time.Millisecond,
 	})
 	defer r.Close()
 	readCtx, readCancel := context.WithTimeout(ctx, 30*time.Second)
@@ -103,4 +108,62 @@ func ExampleRun() {
 	// answers the command: true
 	// {"reservation_id":"res-ord-1"}
 	// run: <nil>
+}
+
+// homePartition is the partition of key among events.DefaultPartitions: murmur2, the
+// partitioner of Kafka's Java client and of podium.
+func homePartition(key string) int {
+	partitions := make([]int, events.DefaultPartitions)
+	for i := range partitions {
+		partitions[i] = i
+	}
+	return kafkago.Murmur2Balancer{}.Balance(kafkago.Message{Key: []byte(key)}, partitions...)
+}
+
+// ExampleHandle builds a worker from typed handlers: each receives its command's data
+// already decoded, so the worker never switches on type strings. Run serves the Mux like any
+// Handler; here it is called directly, as a unit test of a worker would.
+func ExampleHandle() {
+	effects := workers.NewMemoryEffects()
+	m := workers.NewMux()
+	m.SyncFunc = effects.Sync // Run syncs the effect log before it replies
+	workers.Handle(m, events.TypeInventoryReserve, func(ctx context.Context, cmd workers.Command, r events.ReserveInventory) workers.Result {
+		for _, it := range r.Items {
+			if it.Quantity > 10 {
+				return workers.Failure("out_of_stock", it.SKU)
+			}
+		}
+		id := workers.StableID("inventory", cmd.IdempotencyKey())
+		if _, err := effects.Record(workers.NewEffect("inventory", cmd, "reserved", id)); err != nil {
+			return workers.Retryable("effects_unavailable", err.Error())
+		}
+		return workers.Success(map[string]string{"reservation_id": id})
+	})
+	workers.Handle(m, events.TypeInventoryRelease, func(ctx context.Context, cmd workers.Command, r events.ReleaseInventory) workers.Result {
+		return workers.Success(nil)
+	})
+
+	// The worker accepts exactly the types it has handlers for:
+	// workers.Run(ctx, workers.Config{Worker: "inventory", Kafka: kcfg, Types: m.Types()}, m)
+	fmt.Println(m.Types())
+
+	for _, qty := range []int{2, 50} {
+		env, err := events.NewEvent(events.TypeInventoryReserve, "ord-1", events.ReserveInventory{
+			OrderID: "ord-1", Items: []events.Item{{SKU: "SKU-RED-1", Quantity: qty, UnitPrice: 1999}},
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		env.SagaID, env.Step, env.Attempt, env.IdempotencyKey = "ord-1", "reserve-inventory", 1, "ord-1/reserve-inventory"
+		res := m.Handle(context.Background(), workers.Command{Envelope: env})
+		fmt.Println(strings.TrimSpace(res.Outcome + " " + res.Reason))
+	}
+	res := m.Handle(context.Background(), workers.Command{Envelope: events.Envelope{Type: events.TypePaymentAuthorize}})
+	fmt.Println(res.Outcome, res.Reason)
+	// Output:
+	// [podium.inventory.reserve.v1 podium.inventory.release.v1]
+	// success
+	// failure out_of_stock
+	// failure unknown_command
 }

@@ -17,6 +17,8 @@ import (
 // command's partition (a rebalance, a shutdown): the batch is then abandoned — no reply is
 // written, nothing is committed — and the partition's next owner handles the command again
 // with the same idempotency key, so effects must be idempotent by that key.
+//
+// A Mux is a Handler built from one typed function per command type (see Handle).
 type Handler interface {
 	Handle(ctx context.Context, cmd Command) Result
 }
@@ -48,8 +50,14 @@ func (c Command) Type() string { return c.Envelope.Type }
 // ID is the command's CloudEvents id, the correlationid of its reply.
 func (c Command) ID() string { return c.Envelope.ID }
 
-// OrderID is the order the command is about (the CloudEvents subject).
+// OrderID is the order the command is about (the CloudEvents subject): the saga ID, which
+// for the order saga is the order ID. SagaID is the same under the name that fits sagas of
+// other types.
 func (c Command) OrderID() string { return c.Envelope.Subject }
+
+// SagaID is the saga the command belongs to (the CloudEvents subject, also the record key):
+// "ord-1" for an order, "ret-1" for a return, the user's ID for a saga type of their own.
+func (c Command) SagaID() string { return c.Envelope.Subject }
 
 // IdempotencyKey is stable across the attempts of one step: "ord-1/reserve-inventory" for
 // an action, "ord-1/reserve-inventory/undo" for its compensation.

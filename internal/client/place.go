@@ -6,6 +6,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	pclient "github.com/podiumhq/podium/client"
 	"github.com/podiumhq/podium/events"
 )
 
@@ -21,29 +22,18 @@ func OrderPlacedMessage(o events.OrderPlaced) (kafkago.Message, error) {
 	if err != nil {
 		return kafkago.Message{}, fmt.Errorf("encoding order %s: %w", o.OrderID, err)
 	}
-	return envelopeMessage(events.TopicOrdersPlaced, env)
+	return pclient.Message(events.TopicOrdersPlaced, env)
 }
 
-// ControlMessage encodes an operator request (events.TypeOrderCancel or TypeOrderRetry)
-// for orders.control.
+// ControlMessage encodes an operator request (events.TypeOrderCancel or TypeOrderRetry with
+// OrderID, events.TypeSagaCancel or TypeSagaRetry with SagaID) for orders.control, keyed by
+// the saga it is about.
 func ControlMessage(typ string, req events.ControlRequest) (kafkago.Message, error) {
-	env, err := events.NewEvent(typ, req.OrderID, req)
+	env, err := events.NewEvent(typ, req.Target(), req)
 	if err != nil {
-		return kafkago.Message{}, fmt.Errorf("encoding %s for %s: %w", typ, req.OrderID, err)
+		return kafkago.Message{}, fmt.Errorf("encoding %s for %s: %w", typ, req.Target(), err)
 	}
-	return envelopeMessage(events.TopicOrdersControl, env)
-}
-
-func envelopeMessage(topic string, env events.Envelope) (kafkago.Message, error) {
-	value, headers, err := events.Encode(env)
-	if err != nil {
-		return kafkago.Message{}, err
-	}
-	hs := make([]kafkago.Header, len(headers))
-	for i, h := range headers {
-		hs[i] = kafkago.Header{Key: h.Key, Value: h.Value}
-	}
-	return kafkago.Message{Topic: topic, Key: []byte(env.Subject), Value: value, Headers: hs}, nil
+	return pclient.Message(events.TopicOrdersControl, env)
 }
 
 // PlaceOrders writes the orders in batches of up to batch records, synchronously, calling

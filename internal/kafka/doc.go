@@ -1,7 +1,8 @@
 // Package kafka is podium's plumbing on top of github.com/segmentio/kafka-go: client
-// configuration (TLS, SASL, a dial hook), the order-key partitioner, the co-partitioning
-// group balancer, topic administration, a consumer-group runner built on kafka-go's
-// ConsumerGroup/Generation API, and podium's one way in and one way out of Kafka:
+// configuration (Config, an alias of the public kafkaconf.Config: TLS, SASL, a dial hook),
+// the order-key partitioner, the co-partitioning group balancer, topic administration, a
+// consumer-group runner built on kafka-go's ConsumerGroup/Generation API, and podium's one
+// way in and one way out of Kafka:
 //
 //   - Reading: Feed. One long-poll Fetch request per leader broker covers every partition,
 //     of every topic, that the process consumes; each consumer (a partition processor)

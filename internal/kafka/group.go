@@ -305,7 +305,7 @@ func RunGroup(ctx context.Context, gc GroupConfig, fn func(ctx context.Context, 
 		return fmt.Errorf("group %s: %w", gc.GroupID, err)
 	}
 	log := gc.Logger.With().Str("group", gc.GroupID).Logger()
-	cc := gc.Config.withDefaults()
+	cc := gc.Config.WithDefaults()
 
 	// Handlers resolve their offsets with cl; it is closed after the group (deferred first).
 	cl := cc.Client()

@@ -307,8 +307,8 @@ func TestEnsureTopicsCreatesAndIsIdempotent(t *testing.T) {
 			t.Errorf("%s: got cleanup.policy %q, want %q", s.Name, policies[s.Name], wantPolicy)
 		}
 	}
-	if len(specs) != 25 {
-		t.Errorf("PodiumTopics: got %d topics, want 25 (5 orchestrator topics + 4 per worker)", len(specs))
+	if len(specs) != 26 {
+		t.Errorf("PodiumTopics: got %d topics, want 26 (2 start topics + 4 orchestrator topics + 4 per worker)", len(specs))
 	}
 }
 
@@ -387,30 +387,6 @@ func TestPartitionCounts(t *testing.T) {
 	}
 	if got[a] != 3 {
 		t.Errorf("got %v, want %s=3 alongside the error", got, a)
-	}
-}
-
-func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		cfg     Config
-		wantErr string
-	}{
-		{Config{}, ""},
-		{Config{Brokers: []string{"kafka:9092", "10.0.0.1:9093"}}, ""},
-		{Config{Brokers: []string{"kafka"}}, `broker "kafka": want host:port`},
-	}
-	for _, tt := range tests {
-		err := tt.cfg.Validate()
-		if got := fmt.Sprint(err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && !strings.Contains(got, tt.wantErr)) {
-			t.Errorf("Validate(%v): got %v, want %q", tt.cfg.Brokers, err, tt.wantErr)
-		}
-	}
-	d := Config{}.Dialer()
-	if d.ClientID != "podium" || d.Timeout == 0 {
-		t.Errorf("Dialer: got client ID %q and timeout %s, want podium and a timeout", d.ClientID, d.Timeout)
-	}
-	if got := (Config{}).Addr().String(); got != DefaultBroker {
-		t.Errorf("Addr: got %s, want %s", got, DefaultBroker)
 	}
 }
 

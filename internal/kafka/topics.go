@@ -138,19 +138,29 @@ func (s TopicSpec) tunables() map[string]string {
 // millis formats d as a Kafka *.ms config value.
 func millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
-// PodiumTopics is every topic podium uses (DESIGN §2), partitions partitions each except the
-// dead-letter topics (DLQPartitions, any existing count accepted). podium.saga-state and every
-// <worker>.processed are compacted. The order is stable: orchestrator topics, then per worker
-// commands, replies, processed, dlq.
+// PodiumTopics is every topic podium's built-in sagas and workers use (DESIGN §2):
+// SagaTopics with the start topics of the order and returns sagas and the reference workers.
 func PodiumTopics(partitions int) []TopicSpec {
-	specs := []TopicSpec{
-		{Name: events.TopicOrdersPlaced, Partitions: partitions},
-		{Name: events.TopicOrdersControl, Partitions: partitions},
-		{Name: events.TopicOrdersEvents, Partitions: partitions},
-		{Name: events.TopicSagaState, Partitions: partitions, Compacted: true},
-		{Name: events.TopicOrdersDLQ, Partitions: DLQPartitions, AnyPartitions: true},
+	return SagaTopics(partitions, []string{events.TopicOrdersPlaced, events.TopicReturnsRequested}, events.Workers)
+}
+
+// SagaTopics is every topic an orchestrator running sagas started on startTopics, and the
+// workers named, use: partitions partitions each except the dead-letter topics
+// (DLQPartitions, any existing count accepted). podium.saga-state and every
+// <worker>.processed are compacted. The order is stable: start topics, the orchestrator's
+// topics, then per worker commands, replies, processed, dlq.
+func SagaTopics(partitions int, startTopics, workers []string) []TopicSpec {
+	var specs []TopicSpec
+	for _, t := range startTopics {
+		specs = append(specs, TopicSpec{Name: t, Partitions: partitions})
 	}
-	for _, w := range events.Workers {
+	specs = append(specs,
+		TopicSpec{Name: events.TopicOrdersControl, Partitions: partitions},
+		TopicSpec{Name: events.TopicOrdersEvents, Partitions: partitions},
+		TopicSpec{Name: events.TopicSagaState, Partitions: partitions, Compacted: true},
+		TopicSpec{Name: events.TopicOrdersDLQ, Partitions: DLQPartitions, AnyPartitions: true},
+	)
+	for _, w := range workers {
 		specs = append(specs,
 			TopicSpec{Name: events.CommandsTopic(w), Partitions: partitions},
 			TopicSpec{Name: events.RepliesTopic(w), Partitions: partitions},
