@@ -1,8 +1,8 @@
-// Package sample generates OrderPlaced events that exercise every outcome of the order
-// saga, each with the outcome the reference workers must produce. `podium order place
-// --mix`, `podium dev` and the end-to-end tests use it to place orders and to check what
-// became of them. Generation is deterministic for a seed; safe for concurrent use only
-// through separate Generators.
+// Package sample generates OrderPlaced and ReturnRequested events that exercise every
+// outcome of the order and returns sagas, each with the outcome the reference workers must
+// produce. `podium order place --mix`, `podium dev` and the end-to-end tests use it to place
+// orders and returns and to check what became of them. Generation is deterministic for a
+// seed; safe for concurrent use only through separate Generators.
 package sample
 
 import (
@@ -54,12 +54,14 @@ type Order struct {
 	Want   Outcome
 }
 
-// Generator makes sample orders. The mix weights happy orders 60% and spreads the rest
-// evenly over the failure kinds, so a sample of a few dozen covers every outcome.
+// Generator makes sample orders (and returns: NextReturn, MakeReturn). The mix weights happy
+// orders 60% and spreads the rest evenly over the failure kinds, so a sample of a few dozen
+// covers every outcome.
 type Generator struct {
 	prefix string
 	rng    *rand.Rand
-	n      int
+	n      int // orders made
+	nr     int // returns made
 }
 
 // NewGenerator returns a generator whose order IDs start with prefix; the same prefix and

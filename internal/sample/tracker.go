@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Tracker records placed orders and the lifecycle events seen for them, and compares what
-// became of each order with what must. Safe for concurrent use.
+// Tracker records placed orders and returns (sagas, by saga ID) and the lifecycle events
+// seen for them, and compares what became of each with what must. Safe for concurrent use.
 type Tracker struct {
 	mu      sync.Mutex
 	orders  map[string]*tracked
@@ -39,10 +39,22 @@ func (t *Tracker) Placed(o Order, at time.Time) {
 	t.orders[o.Placed.OrderID] = &tracked{want: o.Want, placedAt: at}
 }
 
-// Observe records a lifecycle status ("approved", "completed", "cancelled", "failed") seen
-// for an order at the given time. Statuses of orders it did not place are ignored. It
-// reports whether the order just became terminal. A failed order waits for an operator; it
-// counts as terminal, and may later become cancelled (an operator's retry).
+// PlacedReturn records that a return was requested at the given time.
+func (t *Tracker) PlacedReturn(r Return, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.orders[r.Requested.ReturnID]; !ok {
+		t.pending++
+	}
+	t.orders[r.Requested.ReturnID] = &tracked{want: r.Want, placedAt: at}
+}
+
+// Observe records a lifecycle status seen for an order or a return (its saga ID) at the
+// given time: "approved", "completed", "cancelled", "failed" for an order, "picked-up",
+// "refunded", "rejected", "failed" for a return. Statuses of sagas it did not place are
+// ignored. It reports whether the saga just became terminal. A failed saga waits for an
+// operator; it counts as terminal, and may later become cancelled or rejected (an
+// operator's retry).
 func (t *Tracker) Observe(orderID, status, reason string, at time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -54,7 +66,7 @@ func (t *Tracker) Observe(orderID, status, reason string, at time.Time) bool {
 	if !terminal(status) {
 		return false
 	}
-	if o.status == "failed" && (status == "cancelled" || status == "failed") {
+	if o.status == "failed" && (compensated(status) || status == "failed") {
 		// An operator's retry finished the compensation of a failed order.
 		o.status, o.reason, o.doneAt = status, reason, at
 		return false
@@ -71,8 +83,13 @@ func (t *Tracker) Observe(orderID, status, reason string, at time.Time) bool {
 }
 
 func terminal(status string) bool {
-	return status == "completed" || status == "cancelled" || status == "failed" || strings.HasPrefix(status, "conflict:")
+	return status == "completed" || status == StatusRefunded || compensated(status) || status == "failed" ||
+		strings.HasPrefix(status, "conflict:")
 }
+
+// compensated reports whether status is the end of a compensated saga: a cancelled order or
+// a rejected return.
+func compensated(status string) bool { return status == "cancelled" || status == StatusRejected }
 
 // Pending is the number of placed orders not yet terminal.
 func (t *Tracker) Pending() int {
@@ -85,7 +102,7 @@ func (t *Tracker) Pending() int {
 type Summary struct {
 	Placed     int
 	ByStatus   map[string]int
-	ByReason   map[string]int // cancelled orders by failure reason
+	ByReason   map[string]int // cancelled orders and rejected returns by failure reason
 	Pending    []string       // order IDs not terminal, sorted
 	Mismatches []string       // "id: want X, got Y", sorted
 	P50, P99   time.Duration  // placed → terminal
@@ -103,7 +120,7 @@ func (t *Tracker) Summary() Summary {
 			continue
 		}
 		s.ByStatus[o.status]++
-		if o.status == "cancelled" {
+		if compensated(o.status) {
 			s.ByReason[o.reason]++
 		}
 		lat = append(lat, o.doneAt.Sub(o.placedAt))

@@ -141,6 +141,7 @@ func NewDefinition(o Options) *saga.Definition {
 			Optional: true,
 		}},
 		HistoryLimit: o.HistoryLimit,
+		Labels:       saga.StatusLabels{Running: string(StatusPending), Compensating: string(StatusCancelling), Compensated: string(StatusCancelled)},
 	}
 }
 
@@ -159,7 +160,7 @@ const (
 )
 
 // StatusOf maps a saga state to the order status; "" for a nil state or an unknown saga
-// status.
+// status. It equals the definition's Label (saga.Definition.Labels).
 func StatusOf(s *saga.State) Status {
 	if s == nil {
 		return ""
@@ -199,6 +200,16 @@ func LifecycleType(e saga.Event) (eventType string, ok bool) {
 		return events.TypeOrderFailed, true
 	}
 	return "", false
+}
+
+// Lifecycle publishes the order saga's lifecycle events (the orchestrator.SagaType hook):
+// the types of LifecycleType, with data events.OrderLifecycle.
+func Lifecycle(s *saga.State, e saga.Event) (eventType string, data any, ok bool) {
+	typ, ok := LifecycleType(e)
+	if !ok {
+		return "", nil, false
+	}
+	return typ, events.OrderLifecycle{OrderID: s.SagaID, Status: string(StatusOf(s)), Reason: e.Reason, Step: e.Step}, true
 }
 
 // placed decodes the saga's input. The order ID falls back to the saga ID.

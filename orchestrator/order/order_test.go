@@ -454,3 +454,19 @@ func TestStateRoundTripsThroughJSON(t *testing.T) {
 		t.Errorf("round trip differs:\n got %+v\nwant %+v", &got, r.s)
 	}
 }
+
+func TestStatusOfIsTheDefinitionsLabel(t *testing.T) {
+	def := Definition()
+	for _, s := range []*saga.State{
+		{Status: saga.StatusRunning},
+		{Status: saga.StatusRunning, Milestones: []string{MilestoneApproved}},
+		{Status: saga.StatusCompensating},
+		{Status: saga.StatusCompleted},
+		{Status: saga.StatusCompensated},
+		{Status: saga.StatusFailed},
+	} {
+		if got, want := def.Label(s), string(StatusOf(s)); got != want {
+			t.Errorf("Label(%s %v) = %q, want StatusOf's %q", s.Status, s.Milestones, got, want)
+		}
+	}
+}

@@ -555,8 +555,8 @@ func (e *engine) cancel(reason string) {
 		reason = "cancelled"
 	}
 	e.record(HistoryCancel, "", 0, "", reason)
-	if e.s.Status != StatusRunning {
-		e.reject(ControlCancel, "saga is "+string(e.s.Status))
+	if why := Refusal(e.s, ControlCancel); why != "" {
+		e.reject(ControlCancel, why)
 		return
 	}
 	e.beginCompensation(reason, "")
@@ -564,8 +564,8 @@ func (e *engine) cancel(reason string) {
 
 func (e *engine) retry(reason string) {
 	e.record(HistoryRetry, "", 0, "", reason)
-	if e.s.Status != StatusFailed {
-		e.reject(ControlRetry, "saga is "+string(e.s.Status))
+	if why := Refusal(e.s, ControlRetry); why != "" {
+		e.reject(ControlRetry, why)
 		return
 	}
 	e.s.Status = StatusCompensating
@@ -576,6 +576,51 @@ func (e *engine) retry(reason string) {
 			e.startUndo(name)
 		}
 	}
+}
+
+// Refusal is why Apply rejects the control action (ControlCancel, ControlRetry) on s, or ""
+// when it applies it: only a running saga can be cancelled, only a failed one retried.
+// Readers that show what an operator may do (the API) ask the engine through it.
+func Refusal(s *State, action string) string {
+	switch {
+	case s == nil:
+		return "unknown saga"
+	case action == ControlCancel && s.Status != StatusRunning:
+		return "saga is " + string(s.Status)
+	case action == ControlRetry && s.Status != StatusFailed:
+		return "saga is " + string(s.Status)
+	case action != ControlCancel && action != ControlRetry:
+		return "unknown action " + action
+	}
+	return ""
+}
+
+// UndoNotNeeded is UndoState's answer for a step that a compensating saga leaves alone.
+const UndoNotNeeded = "not_needed"
+
+// UndoState is how a step of s stands with respect to compensation, for display: its
+// compensation's status once that started (compensating, compensated,
+// compensation_failed); UndoNotNeeded when the saga compensates, compensated or failed and
+// the step needs nothing undone (it was skipped, or failed with a business failure); ""
+// otherwise (no compensation in sight).
+func UndoState(s *State, step string) string {
+	if s == nil {
+		return ""
+	}
+	st := s.Steps[step]
+	if st == nil {
+		return ""
+	}
+	switch st.Status {
+	case StepCompensating, StepCompensated, StepCompensationFailed:
+		return string(st.Status)
+	}
+	if s.Status == StatusCompensating || s.Status == StatusCompensated || s.Status == StatusFailed {
+		if st.Status == StepSkipped || (st.Status == StepFailed && st.Outcome == OutcomeFailure) {
+			return UndoNotNeeded
+		}
+	}
+	return ""
 }
 
 func (e *engine) reject(action, why string) {

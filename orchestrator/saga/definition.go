@@ -83,6 +83,46 @@ type Definition struct {
 	// newest entries are kept; see HistoryLimitOrDefault). The engine itself keeps no
 	// history. Default: 200.
 	HistoryLimit int
+	// Labels names the saga's statuses for people, the API and lifecycle events ("pending"
+	// instead of "running" for an order). See Label.
+	Labels StatusLabels
+}
+
+// StatusLabels names a definition's statuses. An empty field takes the engine's name of the
+// status (running, compensating, completed, compensated, failed).
+type StatusLabels struct {
+	Running, Compensating, Completed, Compensated, Failed string
+}
+
+// Label is the status of s as d names it: a running saga that reached milestones shows the
+// name of the latest one; otherwise the label of s.Status (Labels, or the engine's name).
+// "" for a nil state.
+func (d *Definition) Label(s *State) string {
+	if s == nil {
+		return ""
+	}
+	pick := func(label string, st Status) string {
+		if label != "" {
+			return label
+		}
+		return string(st)
+	}
+	switch s.Status {
+	case StatusRunning:
+		if n := len(s.Milestones); n > 0 {
+			return s.Milestones[n-1]
+		}
+		return pick(d.Labels.Running, s.Status)
+	case StatusCompensating:
+		return pick(d.Labels.Compensating, s.Status)
+	case StatusCompleted:
+		return pick(d.Labels.Completed, s.Status)
+	case StatusCompensated:
+		return pick(d.Labels.Compensated, s.Status)
+	case StatusFailed:
+		return pick(d.Labels.Failed, s.Status)
+	}
+	return string(s.Status)
 }
 
 // ID is what a saga's state records of its definition (State.Definition): the name for

@@ -1,12 +1,15 @@
 // Package inventory is podium's reference inventory worker: business logic only, run by the
 // workers runtime (`podium worker inventory`).
 //
-// It reserves stock for an order's items and releases reservations. Every SKU has ample
-// stock except those starting with "OOS-", which fail the reservation with reason
-// "out_of_stock". Reservation IDs derive from the idempotency key, so a reservation made
-// twice for one key (after a crash) is the same reservation, and the effect log records it
-// once. Releasing is a compensation: it always succeeds, and releasing a reservation the
-// effect log does not know (the reservation failed or was never made) changes nothing.
+// It reserves stock for an order's items and releases reservations (order saga), and
+// restocks returned items and undoes restocks (returns saga). Every SKU has ample stock
+// except those starting with "OOS-", which fail the reservation with reason "out_of_stock";
+// every SKU can be restocked except final-sale ones, starting with "FINAL-", which fail the
+// restock with reason "not_restockable". Reservation and restock IDs derive from the
+// idempotency key, so a reservation (or restock) made twice for one key (after a crash) is
+// the same one, and the effect log records it once. Releasing and undoing a restock are
+// compensations: they always succeed, and undoing what the effect log does not know (it
+// failed or never happened) changes nothing.
 //
 // A Worker is safe for concurrent use.
 package inventory
@@ -29,10 +32,18 @@ const ReasonOutOfStock = "out_of_stock"
 // OutOfStockPrefix marks the SKUs that are out of stock.
 const OutOfStockPrefix = "OOS-"
 
+// ReasonNotRestockable fails a restock with an item whose SKU starts with FinalSalePrefix.
+const ReasonNotRestockable = "not_restockable"
+
+// FinalSalePrefix marks the SKUs that cannot be restocked.
+const FinalSalePrefix = "FINAL-"
+
 // Effect kinds recorded in the effect log.
 const (
-	EffectReserved = "reserved"
-	EffectReleased = "released"
+	EffectReserved      = "reserved"
+	EffectReleased      = "released"
+	EffectRestocked     = "restocked"
+	EffectRestockUndone = "restock_undone"
 )
 
 // ReserveResult is the result of a successful reservation.
@@ -40,7 +51,13 @@ type ReserveResult struct {
 	ReservationID string `json:"reservation_id"`
 }
 
-// Worker handles events.TypeInventoryReserve and events.TypeInventoryRelease.
+// RestockResult is the result of a successful restock.
+type RestockResult struct {
+	RestockID string `json:"restock_id"`
+}
+
+// Worker handles events.TypeInventoryReserve, events.TypeInventoryRelease,
+// events.TypeInventoryRestock and events.TypeInventoryUndoRestock.
 type Worker struct {
 	effects workers.EffectLog
 }
@@ -55,6 +72,9 @@ func New(effects workers.EffectLog) *Worker {
 
 // ReservationID is the reservation made for an idempotency key.
 func ReservationID(idempotencyKey string) string { return workers.StableID(Name, idempotencyKey) }
+
+// RestockID is the restock made for an idempotency key.
+func RestockID(idempotencyKey string) string { return workers.StableID(Name, idempotencyKey) }
 
 // Handle implements workers.Handler.
 func (w *Worker) Handle(_ context.Context, cmd workers.Command) workers.Result {
@@ -71,6 +91,21 @@ func (w *Worker) Handle(_ context.Context, cmd workers.Command) workers.Result {
 			return workers.Failure("invalid_command", err.Error())
 		}
 		return w.release(cmd, req)
+	case events.TypeInventoryRestock:
+		var req events.Restock
+		if err := cmd.Decode(&req); err != nil {
+			return workers.Failure("invalid_command", err.Error())
+		}
+		return w.restock(cmd, req)
+	case events.TypeInventoryUndoRestock:
+		var req events.UndoRestock
+		if err := cmd.Decode(&req); err != nil {
+			return workers.Failure("invalid_command", err.Error())
+		}
+		if _, err := workers.RecordUndo(w.effects, Name, cmd, EffectRestocked, EffectRestockUndone, req.RestockID); err != nil {
+			return workers.Retryable(workers.ReasonEffectLog, err.Error())
+		}
+		return workers.Success(nil)
 	default:
 		return workers.Failure("unsupported_command", fmt.Sprintf("inventory does not handle %q", cmd.Type()))
 	}
@@ -101,4 +136,21 @@ func (w *Worker) release(cmd workers.Command, req events.ReleaseInventory) worke
 		return workers.Retryable(workers.ReasonEffectLog, err.Error())
 	}
 	return workers.Success(nil)
+}
+
+func (w *Worker) restock(cmd workers.Command, req events.Restock) workers.Result {
+	var final []string
+	for _, it := range req.Items {
+		if strings.HasPrefix(it.SKU, FinalSalePrefix) {
+			final = append(final, it.SKU)
+		}
+	}
+	if len(final) > 0 {
+		return workers.Failure(ReasonNotRestockable, "final sale, not restockable: "+strings.Join(final, ", "))
+	}
+	id := RestockID(cmd.IdempotencyKey())
+	if err := workers.RecordEffect(w.effects, Name, cmd, EffectRestocked, id); err != nil {
+		return workers.Retryable(workers.ReasonEffectLog, err.Error())
+	}
+	return workers.Success(RestockResult{RestockID: id})
 }

@@ -1,9 +1,10 @@
 // Package notification is podium's reference notification worker: business logic only, run
 // by the workers runtime (`podium worker notification`).
 //
-// It sends order confirmations and cancellation notices by e-mail. Every recipient receives
-// them except those at the domain bounce.example, which fail with reason "bounced" (the
-// saga's notification steps are optional, so the order still completes). Message IDs derive
+// It sends order confirmations and cancellation notices (order saga) and refund notices
+// (returns saga) by e-mail. Every recipient receives them except those at the domain
+// bounce.example, which fail with reason "bounced" (the sagas' notification steps are
+// optional, so the order still completes and the return is still refunded). Message IDs derive
 // from the idempotency key, so a message sent twice for one key is the same message,
 // recorded once. Notifications have no compensation.
 //
@@ -37,6 +38,7 @@ const BounceDomain = "bounce.example"
 const (
 	EffectConfirmationSent       = "confirmation_sent"
 	EffectCancellationNoticeSent = "cancellation_notice_sent"
+	EffectRefundNoticeSent       = "refund_notice_sent"
 )
 
 // SendResult is the result of a message sent.
@@ -44,7 +46,8 @@ type SendResult struct {
 	MessageID string `json:"message_id"`
 }
 
-// Worker handles events.TypeNotificationConfirmation and events.TypeNotificationCancellation.
+// Worker handles events.TypeNotificationConfirmation, events.TypeNotificationCancellation
+// and events.TypeNotificationRefundNotice.
 type Worker struct {
 	effects workers.EffectLog
 }
@@ -75,6 +78,12 @@ func (w *Worker) Handle(_ context.Context, cmd workers.Command) workers.Result {
 			return workers.Failure("invalid_command", err.Error())
 		}
 		return w.send(cmd, req.Email, EffectCancellationNoticeSent)
+	case events.TypeNotificationRefundNotice:
+		var req events.SendRefundNotice
+		if err := cmd.Decode(&req); err != nil {
+			return workers.Failure("invalid_command", err.Error())
+		}
+		return w.send(cmd, req.Email, EffectRefundNoticeSent)
 	default:
 		return workers.Failure("unsupported_command", fmt.Sprintf("notification does not handle %q", cmd.Type()))
 	}

@@ -1,11 +1,13 @@
 // Package shipping is podium's reference shipping worker: business logic only, run by the
 // workers runtime (`podium worker shipping`).
 //
-// It assigns a delivery partner to an order and cancels deliveries. Every country is served
-// except Antarctica (AQ), which fails with reason "no_delivery_partner". The delivery ID and
-// the partner derive from the idempotency key, so a delivery assigned twice for one key is
-// the same delivery with the same partner, recorded once. Cancelling is a compensation: it
-// always succeeds, and cancelling a delivery the effect log does not know changes nothing.
+// It assigns a delivery partner to an order and cancels deliveries (order saga), and
+// schedules and cancels the pickup of returned items (returns saga). Every country is served
+// except Antarctica (AQ): a delivery there fails with reason "no_delivery_partner", a pickup
+// with "no_pickup_partner". The delivery ID and partner, and the pickup ID, derive from the
+// idempotency key, so a delivery assigned (or a pickup scheduled) twice for one key is the
+// same one, recorded once. Cancelling a delivery or a pickup is a compensation: it always
+// succeeds, and cancelling one the effect log does not know changes nothing.
 //
 // A Worker is safe for concurrent use.
 package shipping
@@ -23,10 +25,15 @@ import (
 // Name is the worker's name.
 const Name = "shipping"
 
-// ReasonNoDeliveryPartner fails an assignment to a country no partner serves.
-const ReasonNoDeliveryPartner = "no_delivery_partner"
+// Failure reasons.
+const (
+	// ReasonNoDeliveryPartner fails an assignment to a country no partner serves.
+	ReasonNoDeliveryPartner = "no_delivery_partner"
+	// ReasonNoPickupPartner fails a pickup in a country no partner serves.
+	ReasonNoPickupPartner = "no_pickup_partner"
+)
 
-// UnservedCountry is the country without a delivery partner (Antarctica).
+// UnservedCountry is the country without a delivery or pickup partner (Antarctica).
 const UnservedCountry = "AQ"
 
 // Partners are the delivery partners a delivery is assigned to.
@@ -36,6 +43,8 @@ var Partners = []string{"dhl", "ups", "dpd", "gls"}
 const (
 	EffectDeliveryAssigned  = "delivery_assigned"
 	EffectDeliveryCancelled = "delivery_cancelled"
+	EffectPickupScheduled   = "pickup_scheduled"
+	EffectPickupCancelled   = "pickup_cancelled"
 )
 
 // AssignResult is the result of a successful assignment.
@@ -44,7 +53,13 @@ type AssignResult struct {
 	Partner    string `json:"partner"`
 }
 
-// Worker handles events.TypeShippingAssignDelivery and events.TypeShippingCancelDelivery.
+// PickupResult is the result of a pickup scheduled.
+type PickupResult struct {
+	PickupID string `json:"pickup_id"`
+}
+
+// Worker handles events.TypeShippingAssignDelivery, events.TypeShippingCancelDelivery,
+// events.TypeShippingSchedulePickup and events.TypeShippingCancelPickup.
 type Worker struct {
 	effects workers.EffectLog
 }
@@ -66,6 +81,9 @@ func Assignment(idempotencyKey string) AssignResult {
 		Partner:    Partners[h.Sum32()%uint32(len(Partners))],
 	}
 }
+
+// PickupID is the pickup scheduled for an idempotency key.
+func PickupID(idempotencyKey string) string { return workers.StableID(Name, idempotencyKey) }
 
 // Handle implements workers.Handler.
 func (w *Worker) Handle(_ context.Context, cmd workers.Command) workers.Result {
@@ -89,6 +107,28 @@ func (w *Worker) Handle(_ context.Context, cmd workers.Command) workers.Result {
 			return workers.Failure("invalid_command", err.Error())
 		}
 		if _, err := workers.RecordUndo(w.effects, Name, cmd, EffectDeliveryAssigned, EffectDeliveryCancelled, req.DeliveryID); err != nil {
+			return workers.Retryable(workers.ReasonEffectLog, err.Error())
+		}
+		return workers.Success(nil)
+	case events.TypeShippingSchedulePickup:
+		var req events.SchedulePickup
+		if err := cmd.Decode(&req); err != nil {
+			return workers.Failure("invalid_command", err.Error())
+		}
+		if strings.EqualFold(req.Address.Country, UnservedCountry) {
+			return workers.Failure(ReasonNoPickupPartner, fmt.Sprintf("no pickup partner serves %s", req.Address.Country))
+		}
+		id := PickupID(cmd.IdempotencyKey())
+		if err := workers.RecordEffect(w.effects, Name, cmd, EffectPickupScheduled, id); err != nil {
+			return workers.Retryable(workers.ReasonEffectLog, err.Error())
+		}
+		return workers.Success(PickupResult{PickupID: id})
+	case events.TypeShippingCancelPickup:
+		var req events.CancelPickup
+		if err := cmd.Decode(&req); err != nil {
+			return workers.Failure("invalid_command", err.Error())
+		}
+		if _, err := workers.RecordUndo(w.effects, Name, cmd, EffectPickupScheduled, EffectPickupCancelled, req.PickupID); err != nil {
 			return workers.Retryable(workers.ReasonEffectLog, err.Error())
 		}
 		return workers.Success(nil)

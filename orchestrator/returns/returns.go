@@ -1,0 +1,221 @@
+// Package returns is podium's built-in returns saga: schedule the pickup of the returned
+// items; once it is scheduled the return is picked up; then restock the items and refund the
+// payment in parallel; then send the refund notice (optional).
+//
+//	schedule-pickup (shipping) ─┬─ restock (inventory)      ─┬─ send-refund-notice (notification, optional) ─ completed
+//	                            └─ refund-payment (payment) ─┘
+//	compensations: cancel-pickup, undo-restock, cancel-refund
+//
+// A return is started by events.ReturnRequested (events.TypeReturnRequested on
+// events.TopicReturnsRequested, subject = return ID). Its statuses, as Definition().Label
+// names them: requested → picked-up → refunded; a required step fails or an operator cancels
+// → rejecting → rejected; a compensation that exhausts its retries → failed.
+//
+// The package only describes the saga (steps, payload builders, policies, status labels);
+// the engine is package saga, the Kafka plumbing is package orchestrator. Everything here is
+// pure and safe for concurrent use.
+package returns
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/podiumhq/podium/events"
+	"github.com/podiumhq/podium/orchestrator/saga"
+)
+
+// DefinitionName is the saga's name, stored in every state (saga.State.Definition).
+const DefinitionName = "returns"
+
+// Step names.
+const (
+	StepSchedulePickup   = "schedule-pickup"
+	StepRestock          = "restock"
+	StepRefundPayment    = "refund-payment"
+	StepSendRefundNotice = "send-refund-notice"
+)
+
+// MilestonePickedUp is reached once the pickup is scheduled.
+const MilestonePickedUp = "picked-up"
+
+// Return statuses, as the definition's Label names them: requested → picked-up → refunded;
+// a failure or a cancel → rejecting → rejected; a compensation that exhausted its retries →
+// failed.
+const (
+	StatusRequested = "requested"
+	StatusPickedUp  = MilestonePickedUp
+	StatusRefunded  = "refunded"
+	StatusRejecting = "rejecting"
+	StatusRejected  = "rejected"
+	StatusFailed    = "failed"
+)
+
+// labels are the definition's status labels (Definition.Labels).
+var labels = saga.StatusLabels{
+	Running:      StatusRequested,
+	Compensating: StatusRejecting,
+	Completed:    StatusRefunded,
+	Compensated:  StatusRejected,
+}
+
+// The workers the saga sends commands to.
+const (
+	WorkerShipping     = "shipping"
+	WorkerInventory    = "inventory"
+	WorkerPayment      = "payment"
+	WorkerNotification = "notification"
+)
+
+// Options tunes the returns saga's timeouts and retry policies. Zero fields take their
+// defaults.
+type Options struct {
+	// Timeout is the deadline of one attempt of a forward step. Default: 10s.
+	Timeout time.Duration
+	// Retry is the forward steps' retry policy. Default: 4 attempts, backoff 200ms doubling
+	// up to 5s, jitter 0.2.
+	Retry saga.RetryPolicy
+	// CompensationTimeout is the deadline of one attempt of a compensation. Default: 10s.
+	CompensationTimeout time.Duration
+	// CompensationRetry is the compensations' retry policy; when it is exhausted the saga
+	// fails and waits for an operator. Default: 8 attempts, backoff 200ms doubling up to
+	// 5s, jitter 0.2.
+	CompensationRetry saga.RetryPolicy
+	// HistoryLimit caps each saga's history. Default: 200.
+	HistoryLimit int
+}
+
+// Option defaults.
+const (
+	DefaultTimeout                 = 10 * time.Second
+	DefaultMaxAttempts             = 4
+	DefaultCompensationTimeout     = 10 * time.Second
+	DefaultCompensationMaxAttempts = 8
+)
+
+func (o Options) withDefaults() Options {
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Retry.MaxAttempts == 0 {
+		o.Retry.MaxAttempts = DefaultMaxAttempts
+	}
+	o.Retry = o.Retry.WithDefaults()
+	if o.CompensationTimeout == 0 {
+		o.CompensationTimeout = DefaultCompensationTimeout
+	}
+	if o.CompensationRetry.MaxAttempts == 0 {
+		o.CompensationRetry.MaxAttempts = DefaultCompensationMaxAttempts
+	}
+	o.CompensationRetry = o.CompensationRetry.WithDefaults()
+	if o.HistoryLimit == 0 {
+		o.HistoryLimit = saga.DefaultHistoryLimit
+	}
+	return o
+}
+
+// Definition returns the returns saga with default options.
+func Definition() *saga.Definition { return NewDefinition(Options{}) }
+
+// NewDefinition returns the returns saga with the given options. Call Validate on the
+// result to check the options.
+func NewDefinition(o Options) *saga.Definition {
+	o = o.withDefaults()
+	do := func(worker, typ string, b saga.Builder) saga.Action {
+		return saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.Timeout, Retry: o.Retry}
+	}
+	undo := func(worker, typ string, b saga.Builder) *saga.Action {
+		return &saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.CompensationTimeout, Retry: o.CompensationRetry}
+	}
+	pickup := []string{StepSchedulePickup}
+	return &saga.Definition{
+		Name:    DefinitionName,
+		Workers: []string{WorkerShipping, WorkerInventory, WorkerPayment, WorkerNotification},
+		Steps: []saga.Step{
+			{
+				Name: StepSchedulePickup,
+				Do:   do(WorkerShipping, events.TypeShippingSchedulePickup, buildSchedulePickup),
+				Undo: undo(WorkerShipping, events.TypeShippingCancelPickup, buildCancelPickup),
+			},
+			{
+				Name:  StepRestock,
+				Do:    do(WorkerInventory, events.TypeInventoryRestock, buildRestock),
+				Undo:  undo(WorkerInventory, events.TypeInventoryUndoRestock, buildUndoRestock),
+				After: pickup,
+			},
+			{
+				Name:  StepRefundPayment,
+				Do:    do(WorkerPayment, events.TypePaymentRefund, buildRefund),
+				Undo:  undo(WorkerPayment, events.TypePaymentCancelRefund, buildCancelRefund),
+				After: pickup,
+			},
+			{
+				Name:     StepSendRefundNotice,
+				Do:       do(WorkerNotification, events.TypeNotificationRefundNotice, buildRefundNotice),
+				After:    []string{StepRestock, StepRefundPayment},
+				Optional: true,
+			},
+		},
+		Milestones:   []saga.Milestone{{Name: MilestonePickedUp, After: pickup}},
+		HistoryLimit: o.HistoryLimit,
+		Labels:       labels,
+	}
+}
+
+// requested decodes the saga's input. The return ID falls back to the saga ID.
+func requested(bc saga.BuildContext) (events.ReturnRequested, error) {
+	var r events.ReturnRequested
+	if err := json.Unmarshal(bc.Input, &r); err != nil {
+		return r, fmt.Errorf("decoding return %q: %w", bc.SagaID, err)
+	}
+	if r.ReturnID == "" {
+		r.ReturnID = bc.SagaID
+	}
+	return r, nil
+}
+
+// result reads one string field of a step's success result; "" when the result is absent
+// (outcome unknown) or unreadable, so a compensation never fails on it.
+func result(bc saga.BuildContext, step, field string) string {
+	var m map[string]any
+	if err := json.Unmarshal(bc.Results[step], &m); err != nil {
+		return ""
+	}
+	s, _ := m[field].(string)
+	return s
+}
+
+// build returns a builder that decodes the return and marshals what f makes of it.
+func build[T any](f func(r events.ReturnRequested, bc saga.BuildContext) T) saga.Builder {
+	return func(bc saga.BuildContext) (json.RawMessage, error) {
+		r, err := requested(bc)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(f(r, bc))
+	}
+}
+
+var (
+	buildSchedulePickup = build(func(r events.ReturnRequested, _ saga.BuildContext) events.SchedulePickup {
+		return events.SchedulePickup{ReturnID: r.ReturnID, Address: r.PickupAddress}
+	})
+	buildCancelPickup = build(func(r events.ReturnRequested, bc saga.BuildContext) events.CancelPickup {
+		return events.CancelPickup{ReturnID: r.ReturnID, PickupID: result(bc, StepSchedulePickup, "pickup_id")}
+	})
+	buildRestock = build(func(r events.ReturnRequested, _ saga.BuildContext) events.Restock {
+		return events.Restock{ReturnID: r.ReturnID, Items: r.Items}
+	})
+	buildUndoRestock = build(func(r events.ReturnRequested, bc saga.BuildContext) events.UndoRestock {
+		return events.UndoRestock{ReturnID: r.ReturnID, RestockID: result(bc, StepRestock, "restock_id")}
+	})
+	buildRefund = build(func(r events.ReturnRequested, _ saga.BuildContext) events.RefundPayment {
+		return events.RefundPayment{ReturnID: r.ReturnID, Amount: r.Refund, Currency: r.Currency, Token: r.Payment.Token}
+	})
+	buildCancelRefund = build(func(r events.ReturnRequested, bc saga.BuildContext) events.CancelRefund {
+		return events.CancelRefund{ReturnID: r.ReturnID, RefundID: result(bc, StepRefundPayment, "refund_id")}
+	})
+	buildRefundNotice = build(func(r events.ReturnRequested, _ saga.BuildContext) events.SendRefundNotice {
+		return events.SendRefundNotice{ReturnID: r.ReturnID, Email: r.Customer.Email, Amount: r.Refund, Currency: r.Currency}
+	})
+)
