@@ -8,24 +8,19 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/podiumhq/podium/events"
-	pkafka "github.com/podiumhq/podium/internal/kafka"
-	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/kafkaconf"
 )
 
 // Config configures an orchestrator instance. The zero value of every optional field means
 // its documented default; call Validate (Run does) to see every problem at once.
 type Config struct {
-	// Kafka is the client configuration.
-	Kafka pkafka.Config
+	// Kafka is the client configuration. Default: the zero kafkaconf.Config (127.0.0.1:9092).
+	Kafka kafkaconf.Config
 
-	// Definition is the saga every OrderPlaced starts. Required.
-	Definition *saga.Definition
-	// Previous are older versions of Definition (same name, lower Version) still served:
-	// a saga started on one of them finishes on it, while new sagas start on Definition.
-	// Drop a version once no saga needs it: a partition that restores a saga of a version
-	// not served stops Run with ErrMissingDefinition, naming the version and how many
-	// sagas need it.
-	Previous []*saga.Definition
+	// Sagas are the saga types this orchestrator runs (package sagas has the built-in
+	// ones: sagas.Builtin()). At least one; every instance of a group must run the same
+	// types. Required.
+	Sagas []SagaType
 
 	// GroupID is the consumer group shared by all orchestrator instances.
 	// Default: "podium-orchestrator".
@@ -36,7 +31,7 @@ type Config struct {
 	Partitions int
 
 	// Workers are the workers whose reply topics this orchestrator consumes.
-	// Default: events.Workers.
+	// Default: the workers of every definition of Sagas.
 	Workers []string
 
 	// BatchSize caps the number of input records applied in one batch, and so the size of
@@ -115,7 +110,7 @@ func (c Config) withDefaults() Config {
 		c.Partitions = events.DefaultPartitions
 	}
 	if len(c.Workers) == 0 {
-		c.Workers = events.Workers
+		c.Workers = workersOf(c.Sagas)
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 512
@@ -147,41 +142,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// definitions maps the ID of every definition version served (saga.Definition.ID) to it.
-func (c Config) definitions() map[string]*saga.Definition {
-	m := map[string]*saga.Definition{c.Definition.ID(): c.Definition}
-	for _, d := range c.Previous {
-		m[d.ID()] = d
-	}
-	return m
-}
-
 // Validate reports every problem with the configuration, joined.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Definition == nil {
-		errs = append(errs, errors.New("orchestrator: a saga definition is required"))
-	} else if err := c.Definition.Validate(); err != nil {
+	if err := validateSagaTypes(c.Sagas); err != nil {
 		errs = append(errs, err)
-	}
-	seen := map[string]bool{}
-	if c.Definition != nil {
-		seen[c.Definition.ID()] = true
-	}
-	for _, d := range c.Previous {
-		switch {
-		case d == nil:
-			errs = append(errs, errors.New("orchestrator: a previous definition is nil"))
-		case c.Definition != nil && (d.Name != c.Definition.Name || max(d.Version, 1) >= max(c.Definition.Version, 1)):
-			errs = append(errs, fmt.Errorf("orchestrator: previous definition %s must be an older version of %s", d.ID(), c.Definition.ID()))
-		case seen[d.ID()]:
-			errs = append(errs, fmt.Errorf("orchestrator: definition %s listed twice", d.ID()))
-		default:
-			seen[d.ID()] = true
-			if err := d.Validate(); err != nil {
-				errs = append(errs, err)
-			}
-		}
 	}
 	if len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("orchestrator: at least one Kafka broker is required"))
@@ -209,7 +174,7 @@ func (c Config) Validate() error {
 
 // inputTopics are the topics the orchestrator group subscribes to, co-partitioned.
 func (c Config) inputTopics() []string {
-	topics := []string{events.TopicOrdersPlaced, events.TopicOrdersControl}
+	topics := append(startTopics(c.Sagas), events.TopicOrdersControl)
 	for _, w := range c.Workers {
 		topics = append(topics, events.RepliesTopic(w))
 	}

@@ -4,8 +4,8 @@
 //
 // # Ownership and threading
 //
-// Partition p of orders.placed, orders.control, every <worker>.replies and podium.saga-state
-// is owned by exactly one member of the group (internal/kafka.CoPartitionBalancer). Each
+// Partition p of every saga type's start topic (orders.placed, returns.requested, ...),
+// orders.control, every <worker>.replies and podium.saga-state is owned by exactly one member of the group (internal/kafka.CoPartitionBalancer). Each
 // owned partition is processed by one goroutine, its processor, which is the only writer of
 // the sagas homed on p: no locks, no database. A processor lives exactly as long as the
 // consumer-group generation that assigned it; when the generation ends (rebalance, shutdown)
@@ -65,9 +65,18 @@
 // Restore therefore reads the sagas in flight, the markers of the retention window and
 // the index records of the dedupe window: about 1 KB, 300 bytes and 17 bytes per saga.
 //
-// # Definition versions
+// # Saga types and definition versions
 //
-// Config.Definition starts new sagas; Config.Previous lists older versions of it that
+// Config.Sagas lists the saga types an instance runs (package sagas has the built-in order
+// and returns sagas). Each is started by its own event type on its own topic; every start
+// topic is an input of the group, co-partitioned with the others. Control requests of every
+// type arrive on orders.control (podium.order.cancel.v1 and retry.v1 for orders, answered
+// with podium.order.control-*; podium.saga.cancel.v1 and retry.v1 for any saga, answered
+// with podium.saga.control-*), and lifecycle events (SagaType.Lifecycle; by default
+// podium.saga.lifecycle.v1), timelines and dead letters of every type share orders.events
+// and orders.dlq. Saga IDs must be unique across the types of one orchestrator.
+//
+// SagaType.Definition starts new sagas; SagaType.Previous lists older versions of it that
 // in-flight sagas still run on (a saga's state records its definition's ID, see
 // saga.Definition.ID). A restored saga of a version not served stops Run with a
 // *MissingDefinitionError (ErrMissingDefinition); a state the engine refuses fails its saga

@@ -33,6 +33,8 @@ type earlyCancel struct {
 	RequestedBy string    `json:"requested_by,omitempty"`
 	TraceParent string    `json:"traceparent,omitempty"`
 	Until       time.Time `json:"until"`
+	// Generic: a podium.saga.cancel.v1 request (answered with podium.saga.* outcomes).
+	Generic bool `json:"generic,omitempty"`
 
 	key  string
 	done bool // applied or expired: skipped by the expiry queue

@@ -14,7 +14,6 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -51,15 +50,11 @@ func (p *processor) commandMessage(s *saga.State, c saga.Command, causation, tra
 	return m, nil
 }
 
-// lifecycleMessage encodes a public lifecycle event for orders.events, carrying the W3C
-// traceparent of the span that publishes it.
-func (p *processor) lifecycleMessage(s *saga.State, typ string, e saga.Event, traceparent string, now time.Time) (kafkago.Message, error) {
-	data, err := json.Marshal(events.OrderLifecycle{
-		OrderID: s.SagaID,
-		Status:  string(order.StatusOf(s)),
-		Reason:  e.Reason,
-		Step:    e.Step,
-	})
+// lifecycleMessage encodes a public lifecycle event (its type and data from the saga's
+// type, see SagaType.Lifecycle) for orders.events, carrying the W3C traceparent of the span
+// that publishes it.
+func (p *processor) lifecycleMessage(s *saga.State, typ string, payload any, traceparent string, now time.Time) (kafkago.Message, error) {
+	data, err := json.Marshal(payload)
 	if err != nil {
 		return kafkago.Message{}, err
 	}

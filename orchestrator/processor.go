@@ -15,7 +15,6 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -44,8 +43,8 @@ type processor struct {
 	timers  *timerQueue
 	offsets map[string]int64 // next offset to commit, by topic
 	fence   *fence
-	tracer  trace.Tracer                // of the global provider when the processor was made
-	defs    map[string]*saga.Definition // the definition versions served, by ID
+	tracer  trace.Tracer // of the global provider when the processor was made
+	types   *catalog     // the saga types run, and their definition versions
 }
 
 func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
@@ -62,17 +61,14 @@ func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
 		timers:    newTimerQueue(),
 		offsets:   make(map[string]int64),
 		tracer:    otel.Tracer(tracerName),
-		defs:      cfg.definitions(),
+		types:     newCatalog(cfg.Sagas),
 	}
 }
 
 // definition is the definition s runs on: the version it started on, nil when this
-// process does not serve it; the newest for a saga not started yet (s nil).
+// process does not serve it.
 func (p *processor) definition(s *saga.State) *saga.Definition {
-	if s == nil {
-		return p.cfg.Definition
-	}
-	return p.defs[s.Definition]
+	return p.types.defs[s.Definition]
 }
 
 // run restores the partition, re-sends in-flight commands and then processes batches until
@@ -198,6 +194,7 @@ type batchOutput struct {
 	state    []kafkago.Message              // early cancel records, written with the snapshots
 	spans    []trace.Span                   // of the inputs applied, ended once written
 	current  applySpan                      // of the input being applied (startApply)
+	request  *controlRequest                // the operator request being applied, if any
 }
 
 func (b *batchOutput) touch(id string) {
@@ -234,7 +231,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 			continue
 		}
 		p.startApply(nil, nil, id, s, saga.TimerInput(), out)
-		p.apply(id, s, saga.TimerInput(), "", now, out)
+		p.apply(nil, id, s, saga.TimerInput(), "", now, out)
 	}
 	out.messages = append(out.messages, p.timelineMessages(out, now)...)
 	p.expireEarly(now, out)
@@ -312,26 +309,30 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 	}
 	log := p.log.With().Str("order_id", orderID).Str("type", env.Type).Str("traceparent", env.TraceParent).Logger()
 	s := p.sagas[orderID]
-	var in saga.Input
-	switch m.Topic {
-	case events.TopicOrdersPlaced:
-		if env.Type != events.TypeOrderPlaced {
+	var (
+		in    saga.Input
+		start *SagaType // the saga type a start record starts
+	)
+	switch {
+	case p.types.topics[m.Topic]:
+		if start = p.types.byStart[env.Type]; start == nil || start.Topic != m.Topic {
 			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s", env.Type, m.Topic), out)
 			return
 		}
 		in = saga.StartInput(orderID, env.Data, seedOf(orderID), "") // the trace: see below
-	case events.TopicOrdersControl:
-		var req events.ControlRequest
-		_ = env.DecodeData(&req) // validated by Decode
-		switch env.Type {
-		case events.TypeOrderCancel:
-			in = saga.CancelInput(req.Reason)
-		case events.TypeOrderRetry:
-			in = saga.RetryInput(req.Reason)
-		default:
+	case m.Topic == events.TopicOrdersControl:
+		req, ok := controlOf(env)
+		if !ok {
 			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s", env.Type, m.Topic), out)
 			return
 		}
+		if req.action == saga.ControlCancel {
+			in = saga.CancelInput(req.reason)
+		} else {
+			in = saga.RetryInput(req.reason)
+		}
+		out.request = &req
+		defer func() { out.request = nil }()
 	default:
 		if env.CorrelationID == "" || env.Outcome == "" {
 			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s: not a reply", env.Type, m.Topic), out)
@@ -346,7 +347,7 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			// The saga finished (its state may be gone): a duplicate start, a late or
 			// repeated reply, or a control request. Nothing changes.
 			reason := "finished"
-			if m.Topic == events.TopicOrdersPlaced {
+			if start != nil {
 				reason = "duplicate_start"
 			}
 			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
@@ -363,13 +364,13 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			p.controlUnknown(req, "", false, now, out) // a cancel is held, a retry rejected
 			return
 		}
-		if m.Topic != events.TopicOrdersPlaced {
+		if start == nil {
 			reason := "unknown_saga"
 			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
 			log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Msg("ignoring record for an unknown order")
 			return
 		}
-		if err := p.fits(orderID, in, now); err != nil {
+		if err := p.fits(start.Definition, orderID, in, now); err != nil {
 			p.deadLetter(m, err, out)
 			return
 		}
@@ -391,21 +392,32 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			in.TraceParent = newTraceParent()
 		}
 	}
-	p.apply(orderID, s, in, env.ID, now, out)
+	var def *saga.Definition
+	if s == nil {
+		def = start.Definition // new sagas start on the newest version
+	}
+	p.apply(def, orderID, s, in, env.ID, now, out)
 }
 
-// apply runs one saga transition and queues its outputs.
-func (p *processor) apply(id string, s *saga.State, in saga.Input, causation string, now time.Time, out *batchOutput) {
+// apply runs one saga transition and queues its outputs: on s's definition, or for a saga
+// not started yet (s nil), on start.
+func (p *processor) apply(start *saga.Definition, id string, s *saga.State, in saga.Input, causation string, now time.Time, out *batchOutput) {
 	span := out.takeSpan()
-	def := p.definition(s)
+	def := start
+	if s != nil {
+		def = p.definition(s)
+	}
 	var (
 		next    *saga.State
 		outputs saga.Outputs
 		err     error
 	)
-	if def == nil {
+	switch {
+	case def == nil && s == nil:
+		err = fmt.Errorf("saga %q: %w", id, saga.ErrUnknownSaga)
+	case def == nil:
 		err = fmt.Errorf("saga %q started on definition %s, which this orchestrator does not run: %w", id, s.Definition, saga.ErrOtherDefinition)
-	} else {
+	default:
 		next, outputs, err = def.Apply(s, in, now)
 	}
 	switch {
@@ -437,8 +449,8 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 	out.touch(id)
 	out.timelineBase(id, s)
 	out.timeline[id] = append(out.timeline[id], outputs.History...)
-	if in.Kind == saga.InputControl {
-		p.controlApplied(id, next, in, causation, outputs, now, out)
+	if in.Kind == saga.InputControl && out.request != nil {
+		p.controlApplied(id, next, *out.request, outputs, now, out)
 	}
 	p.observe(outputs, now)
 	due, ok := next.NextTimer()
@@ -458,15 +470,23 @@ func (p *processor) apply(id string, s *saga.State, in saga.Input, causation str
 			Str("command_id", c.ID).Int("attempt", c.Attempt).Str("kind", kind).Msg("command")
 		out.messages = append(out.messages, m)
 	}
+	t := p.types.typeOf[next.Definition]
 	for _, e := range outputs.Events {
-		typ, ok := order.LifecycleType(e)
+		var (
+			typ  string
+			data any
+			ok   bool
+		)
+		if t != nil && def != nil {
+			typ, data, ok = t.lifecycle(def, next, e)
+		}
 		if !ok {
 			if e.Kind == saga.EventRejected {
 				p.log.Info().Str("order_id", id).Str("reason", e.Reason).Msg("operator request rejected")
 			}
 			continue
 		}
-		m, err := p.lifecycleMessage(next, typ, e, traceparent, now)
+		m, err := p.lifecycleMessage(next, typ, data, traceparent, now)
 		if err != nil {
 			p.log.Error().Err(err).Str("order_id", id).Msg("encoding lifecycle event")
 			continue
@@ -507,11 +527,11 @@ const housekeepingInterval = 2 * time.Second
 // fits reports, as a dead-letter reason, a start whose saga state would exceed
 // Config.MaxStateBytes. Small inputs are not measured: a state is its input plus a
 // bounded bookkeeping of its steps.
-func (p *processor) fits(id string, in saga.Input, now time.Time) error {
+func (p *processor) fits(def *saga.Definition, id string, in saga.Input, now time.Time) error {
 	if len(in.Payload) < p.cfg.MaxStateBytes/4 {
 		return nil
 	}
-	next, _, err := p.definition(nil).Apply(nil, in, now)
+	next, _, err := def.Apply(nil, in, now)
 	if err != nil {
 		return nil // Apply reports it
 	}

@@ -46,7 +46,7 @@ func (p *processor) startApply(m *kafkago.Message, env *events.Envelope, id stri
 	}
 	span.SetAttributes(
 		tracing.AttrSagaID.String(id),
-		tracing.AttrSagaDefinition.String(p.cfg.Definition.Name),
+		tracing.AttrSagaDefinition.String(p.definitionName(s, env)),
 		tracing.AttrInputKind.String(string(in.Kind)),
 	)
 	if m != nil {
@@ -144,4 +144,21 @@ func (b *batchOutput) endSpans(err error) {
 		span.End()
 	}
 	b.spans = nil
+}
+
+// definitionName is the name of the definition s runs on, or for a saga env starts, of its
+// saga type's; "" when neither is known.
+func (p *processor) definitionName(s *saga.State, env *events.Envelope) string {
+	if s != nil {
+		if d := p.definition(s); d != nil {
+			return d.Name
+		}
+		return s.Definition
+	}
+	if env != nil {
+		if t := p.types.byStart[env.Type]; t != nil {
+			return t.Definition.Name
+		}
+	}
+	return ""
 }

@@ -33,7 +33,7 @@ func TestApplySpans(t *testing.T) {
 	rec := tracingtest.Record(t)
 
 	const id = "ord-trace-1"
-	cfg := Config{Definition: order.NewDefinition(order.Options{}), Kafka: pkafka.Config{Brokers: []string{"unused:9092"}}}.withDefaults()
+	cfg := Config{Sagas: []SagaType{orderSaga(order.Options{})}, Kafka: pkafka.Config{Brokers: []string{"unused:9092"}}}.withDefaults()
 	home := pkafka.HomePartition([]byte(id), cfg.Partitions)
 	p := newProcessor(cfg, nil, pkafka.Assignment{Partition: home})
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -62,7 +62,7 @@ func TestApplySpans(t *testing.T) {
 		out = newBatchOutput()
 		s := p.sagas[id]
 		p.startApply(nil, nil, id, s, saga.TimerInput(), out)
-		p.apply(id, s, saga.TimerInput(), "", now.Add(time.Duration(i+1)*time.Hour), out)
+		p.apply(nil, id, s, saga.TimerInput(), "", now.Add(time.Duration(i+1)*time.Hour), out)
 		timer := onlySpan(t, out, rec)
 		if timer.Parent().SpanID() != start.SpanContext().SpanID() || timer.SpanKind() != trace.SpanKindInternal {
 			t.Errorf("timer span: parent %s kind %v, want the start span %s, internal", timer.Parent().SpanID(), timer.SpanKind(), start.SpanContext().SpanID())

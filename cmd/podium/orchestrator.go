@@ -11,6 +11,7 @@ import (
 	"github.com/podiumhq/podium/internal/tracing"
 	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/sagas"
 )
 
 func newOrchestratorCmd() *cobra.Command {
@@ -51,7 +52,7 @@ func newOrchestratorCmd() *cobra.Command {
 			defer stopMetrics()
 			cfg := orchestrator.Config{
 				Kafka:          kcfg,
-				Definition:     order.NewDefinition(sagaOpts),
+				Sagas:          sagas.BuiltinWith(sagaOpts),
 				GroupID:        groupID,
 				Partitions:     partitions,
 				BatchSize:      batchSize,

@@ -17,6 +17,7 @@ import (
 	"github.com/podiumhq/podium/internal/sample"
 	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/sagas"
 )
 
 // TestOrderControlReportsOutcome runs `podium order cancel|retry` against an embedded
@@ -44,7 +45,7 @@ func TestOrderControlReportsOutcome(t *testing.T) {
 	orch := make(chan error, 1)
 	octx, stop := context.WithCancel(ctx)
 	go func() {
-		orch <- orchestrator.Run(octx, orchestrator.Config{Kafka: kcfg, Definition: order.NewDefinition(order.Options{Timeout: time.Hour}),
+		orch <- orchestrator.Run(octx, orchestrator.Config{Kafka: kcfg, Sagas: []orchestrator.SagaType{sagas.Order(order.Options{Timeout: time.Hour})},
 			Partitions: partitions, SessionTimeout: 2 * time.Second})
 	}()
 	defer func() {

@@ -18,6 +18,7 @@ import (
 	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/sagas"
 	"github.com/podiumhq/podium/workers"
 	"github.com/podiumhq/podium/workers/inventory"
 	"github.com/podiumhq/podium/workers/notification"
@@ -164,7 +165,7 @@ func (s *inProcess) startOrchestrator(name string) {
 	cfg := orchestrator.Config{
 		Kafka: pkafka.Config{Brokers: []string{s.broker.Addr()}, ClientID: "podium-orchestrator",
 			Dial: ViaProxy(s.net.ProxyAddr(name))},
-		Definition:     order.NewDefinition(s.opts),
+		Sagas:          []orchestrator.SagaType{sagas.Order(s.opts)},
 		Partitions:     inProcessPartitions,
 		SessionTimeout: s.session,
 		Retention:      inProcessRetention,

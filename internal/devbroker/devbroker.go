@@ -2,7 +2,7 @@
 // one in-process broker speaking the Kafka protocol, built on franz-go's kfake, with its
 // records on disk, a chosen listen address and a separately advertised address.
 //
-// Start creates every podium topic (pkafka.PodiumTopics) with the configs of
+// Start creates every podium topic (pkafka.PodiumTopics, or Config.Topics) with the configs of
 // pkafka.TopicSpec.Configs, the same as `podium topics create` (compaction where DESIGN §2
 // requires it, retention.ms on the other topics, delete.retention.ms on the compacted ones),
 // or verifies them when a data directory already holds them, so that no client ever
@@ -80,6 +80,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +132,10 @@ type Config struct {
 	// Partitions is the partition count of the podium topics (dead-letter topics excepted).
 	// Default: 12.
 	Partitions int
+	// Topics are the topics Start creates (or verifies). Default: pkafka.PodiumTopics(Partitions),
+	// the topics of the built-in sagas and workers; an embedded stack for other saga types
+	// passes pkafka.SagaTopics. Retention and DeleteRetention apply to them all.
+	Topics []pkafka.TopicSpec
 	// Retention is retention.ms of the non-compacted podium topics, as
 	// pkafka.TopicSpec.Retention. Default: pkafka.DefaultRetention (7 days).
 	Retention time.Duration
@@ -314,7 +319,10 @@ func Start(ctx context.Context, c Config) (*Broker, error) {
 		_ = b.Close()
 		return nil, err
 	}
-	specs := pkafka.PodiumTopics(c.Partitions)
+	specs := slices.Clone(c.Topics)
+	if len(specs) == 0 {
+		specs = pkafka.PodiumTopics(c.Partitions)
+	}
 	for i := range specs {
 		specs[i].Retention, specs[i].DeleteRetention = c.Retention, c.DeleteRetention
 	}

@@ -30,7 +30,11 @@ type controlOutcome struct {
 // request publishes an operator request and returns its CloudEvents id.
 func (s *stack) request(typ, id string) string {
 	s.t.Helper()
-	m, err := client.ControlMessage(typ, events.ControlRequest{OrderID: id, Reason: "test", RequestedBy: "test"})
+	req := events.ControlRequest{OrderID: id, Reason: "test", RequestedBy: "test"}
+	if typ == events.TypeSagaCancel || typ == events.TypeSagaRetry {
+		req.OrderID, req.SagaID = "", id
+	}
+	m, err := client.ControlMessage(typ, req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/podiumhq/podium/orchestrator"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/sagas"
 	"github.com/podiumhq/podium/workers"
 	"github.com/podiumhq/podium/workers/inventory"
 	"github.com/podiumhq/podium/workers/notification"
@@ -121,8 +122,17 @@ func newStack(t *testing.T, opts order.Options) *stack {
 					return
 				}
 				s.mu.Lock()
-				s.outcomes[o.OrderID] = append(s.outcomes[o.OrderID], controlOutcome{Type: env.Type, ControlOutcome: o})
+				s.outcomes[env.Subject] = append(s.outcomes[env.Subject], controlOutcome{Type: env.Type, ControlOutcome: o})
 				s.mu.Unlock()
+				return
+			}
+			if env.Type == events.TypeSagaLifecycle {
+				var l events.SagaLifecycle
+				if err := env.DecodeData(&l); err != nil {
+					t.Errorf("saga lifecycle data: %v", err)
+					return
+				}
+				s.tracker.Observe(l.SagaID, l.Status, l.Reason, time.Now())
 				return
 			}
 			if !events.IsLifecycleType(env.Type) {
@@ -204,7 +214,7 @@ func (s *stack) startOrchestrator(name string) {
 func (s *stack) orchestratorConfig(name string) orchestrator.Config {
 	return orchestrator.Config{
 		Kafka:          s.kafka,
-		Definition:     order.NewDefinition(s.saga),
+		Sagas:          []orchestrator.SagaType{sagas.Order(s.saga)},
 		Partitions:     testPartitions,
 		SessionTimeout: 2 * time.Second,
 		Retention:      orchestrator.MinRetention,

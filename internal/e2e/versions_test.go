@@ -79,7 +79,7 @@ func TestDefinitionVersionsSideBySide(t *testing.T) {
 
 	s.start("orch-v2", func(ctx context.Context) error {
 		cfg := s.orchestratorConfig("orch-v2")
-		cfg.Definition, cfg.Previous = orderV2(s.saga), []*saga.Definition{order.NewDefinition(s.saga)}
+		cfg.Sagas[0].Definition, cfg.Sagas[0].Previous = orderV2(s.saga), []*saga.Definition{order.NewDefinition(s.saga)}
 		return orchestrator.Run(ctx, cfg)
 	})
 	var fresh []string
@@ -125,7 +125,7 @@ func TestMissingDefinitionVersionStopsTheOrchestrator(t *testing.T) {
 	s.stop("orch-v1")
 
 	cfg := s.orchestratorConfig("orch-v2-only")
-	cfg.Definition = orderV2(s.saga)
+	cfg.Sagas[0].Definition = orderV2(s.saga)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := orchestrator.Run(ctx, cfg)
