@@ -1,6 +1,21 @@
 // Package workers is podium's worker runtime: it turns a plain Handler into a Kafka consumer
 // that answers the orchestrator's commands.
 //
+// # Handlers
+//
+// A Handler answers one command with a Result (Success, Failure, Retryable). Most workers
+// register typed functions on a Mux instead of switching on type strings:
+//
+//	m := workers.NewMux()
+//	workers.Handle(m, "trip.flight.book.v1", func(ctx context.Context, cmd workers.Command, b BookFlight) workers.Result {
+//		return workers.Success(map[string]string{"booking_id": workers.StableID("flights", cmd.IdempotencyKey())})
+//	})
+//	err := workers.Run(ctx, workers.Config{Worker: "flights", Kafka: kafkaconf.Config{Brokers: brokers}, Types: m.Types()}, m)
+//
+// Command types of other modules are registered with events.Register (with their JSON
+// Schemas) before Run; the runtime validates every command against its schema before the
+// handler sees it.
+//
 // # Pipeline
 //
 // Run joins the consumer group "podium-worker-<name>" on "<name>.commands" and, for every

@@ -10,6 +10,7 @@ func subcommands() []*cobra.Command {
 		newTopicsCmd(),
 		newOrchestratorCmd(),
 		newOrderCmd(),
+		newReturnCmd(),
 		newDevCmd(),
 		newAPICmd(),
 		newWorkerCmd(),

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ type devOptions struct {
 	InMemory    bool
 	Partitions  int
 	Orders      int
+	Returns     int // -1: Orders/3
 	Seed        uint64
 	Exit        bool
 	Timeout     time.Duration
@@ -42,12 +45,13 @@ func newDevCmd() *cobra.Command {
 	var o devOptions
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run everything locally: embedded broker, orchestrator, five workers, API and dashboard, and a sample of orders",
+		Short: "Run everything locally: embedded broker, orchestrator, five workers, API and dashboard, and a sample of orders and returns",
 		Long: "podium dev starts the embedded Kafka-protocol broker, the orchestrator, the five\n" +
-			"reference workers and the API with its dashboard as separate processes, places a sample mix of orders covering every\n" +
-			"outcome, shows their progress and prints a summary. It runs until Ctrl-C, or with\n" +
-			"--exit until every order is terminal (exit 1 if --timeout passes first or an outcome\n" +
-			"differs from what the order must produce).\n\n" +
+			"reference workers and the API with its dashboard as separate processes, places a sample\n" +
+			"mix of orders and requests a sample mix of returns (the two built-in sagas), each covering\n" +
+			"every outcome, shows their progress and prints a summary of each. It runs until Ctrl-C, or\n" +
+			"with --exit until every order and return is terminal (exit 1 if --timeout passes first or\n" +
+			"an outcome differs from what the order or return must produce).\n\n" +
 			"It listens on --broker-addr (9092), --api-addr (8080) and --orchestrator-metrics-addr\n" +
 			"(9464); --port-base N moves all three to N, N+1 and N+2 (keeping their hosts), e.g. to\n" +
 			"run a second podium dev next to the first. It checks every port before it starts\n" +
@@ -68,8 +72,9 @@ func newDevCmd() *cobra.Command {
 	boolFlag(fs, &o.InMemory, "in-memory", false, "keep the broker's data in its memory, nothing on disk (memory grows with every record: short runs only)")
 	intFlag(fs, &o.Partitions, "partitions", events.DefaultPartitions, "partitions per topic")
 	intFlag(fs, &o.Orders, "orders", 50, "sample orders to place")
-	fs.Uint64Var(&o.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the sample orders")
-	boolFlag(fs, &o.Exit, "exit", false, "exit once every order is terminal")
+	intFlag(fs, &o.Returns, "returns", -1, "sample returns to request (-1: one per three orders; 0: none)")
+	fs.Uint64Var(&o.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the sample orders and returns")
+	boolFlag(fs, &o.Exit, "exit", false, "exit once every order and return is terminal")
 	durationFlag(fs, &o.Timeout, "timeout", 3*time.Minute, "with --exit: give up after this long")
 	enumFlag(fs, &o.LogLevel, "log-level", "info", logLevels, "log level of the child processes: trace, debug, info, warn or error")
 	return cmd
@@ -78,6 +83,9 @@ func newDevCmd() *cobra.Command {
 func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	if o.DataDir != "" && o.InMemory {
 		return errors.New("--data-dir and --in-memory exclude each other: choose one")
+	}
+	if err := o.resolveCounts(); err != nil {
+		return err
 	}
 	if err := o.resolvePorts(); err != nil {
 		return err
@@ -181,23 +189,37 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	for i := range orders {
 		orders[i] = g.Next()
 	}
+	returns := make([]sample.Return, o.Returns)
+	for i := range returns {
+		returns[i] = g.NextReturn()
+	}
 	w := pkafka.NewProducer(kcfg)
 	defer w.Close()
-	fmt.Fprintf(stdout, "placing %d sample orders (seed %d)…\n", len(orders), o.Seed)
-	if err := tracking.Place(ctx, w, orders, nil); err != nil {
-		return err
+	fmt.Fprintf(stdout, "placing %d sample orders and requesting %d sample returns (seed %d)…\n", len(orders), len(returns), o.Seed)
+	var kinds []sagaKind
+	if len(orders) > 0 {
+		if err := tracking.Place(ctx, w, orders, nil); err != nil {
+			return err
+		}
+		kinds = append(kinds, ordersKind(tracking.Tracker))
 	}
-	summary, err := waitTerminal(ctx, tracking.Tracker, o.Timeout, stdout, broker.Done())
+	if len(returns) > 0 {
+		if err := tracking.RequestReturns(ctx, w, returns, nil); err != nil {
+			return err
+		}
+		kinds = append(kinds, returnsKind(tracking.Returns))
+	}
+	summaries, err := waitTerminal(ctx, o.Timeout, stdout, broker.Done(), kinds...)
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprint(stdout, "\n"+summary.String())
+		fmt.Fprint(stdout, "\n"+report(kinds, summaries))
 		return nil
 	}
 	if err != nil && !errors.Is(err, errNotTerminal) {
 		return err
 	}
-	fmt.Fprint(stdout, "\n== podium dev: summary ==\n"+summary.String())
+	fmt.Fprint(stdout, "\n== podium dev: summary ==\n"+report(kinds, summaries))
 	if o.Exit {
-		return exitForSummary(summary, o.Timeout)
+		return exitForSummaries(kinds, summaries, o.Timeout)
 	}
 	if o.APIAddr != "" {
 		fmt.Fprintf(stdout, "\ndashboard: http://%s/   (orders: curl http://%s/orders?status=cancelled)", o.APIAddr, o.APIAddr)
@@ -205,14 +227,34 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	if o.MetricsAddr != "" {
 		fmt.Fprintf(stdout, "\norchestrator metrics: http://%s/metrics", o.MetricsAddr)
 	}
-	fmt.Fprintf(stdout, "\nbroker at %s; place more orders with:\n  podium order place --kafka-brokers %s --count 100 --mix --wait\n"+
-		"follow them with:\n  podium order watch --kafka-brokers %s\nPress Ctrl-C to stop.\n", brokerAddr, brokerAddr, brokerAddr)
+	fmt.Fprintf(stdout, "\nbroker at %s; place more orders and returns with:\n  podium order place --kafka-brokers %s --count 100 --mix --wait\n"+
+		"  podium return request --kafka-brokers %s --count 30 --mix --wait\n"+
+		"follow them with:\n  podium saga watch --kafka-brokers %s\nPress Ctrl-C to stop.\n", brokerAddr, brokerAddr, brokerAddr, brokerAddr)
 	select {
 	case <-ctx.Done():
 	case <-broker.Done():
 		return fmt.Errorf("the broker exited: %w", broker.Err())
 	}
 	return nil
+}
+
+// resolveCounts checks --orders and --returns and turns --returns -1 into one return per
+// three orders.
+func (o *devOptions) resolveCounts() error {
+	var errs []error
+	if o.Orders < 0 {
+		errs = append(errs, fmt.Errorf("--orders: want 0 or more, got %d", o.Orders))
+	}
+	switch {
+	case o.Returns == -1:
+		o.Returns = max(o.Orders, 0) / 3
+	case o.Returns < 0:
+		errs = append(errs, fmt.Errorf("--returns: want 0 or more (-1: one per three orders), got %d", o.Returns))
+	}
+	if len(errs) == 0 && o.Orders+o.Returns == 0 {
+		errs = append(errs, errors.New("--orders 0 and --returns 0: nothing to place; want at least one order or return"))
+	}
+	return errors.Join(errs...)
 }
 
 // devListenAddr is an address `podium dev` has a process listen on.
@@ -286,39 +328,137 @@ func (o devOptions) checkPorts() error {
 	return nil
 }
 
-// waitTerminal prints progress every second until every tracked order is terminal, the
-// timeout passes (errNotTerminal), ctx ends or stop is closed.
-func waitTerminal(ctx context.Context, tr *sample.Tracker, timeout time.Duration, out io.Writer, stop <-chan struct{}) (sample.Summary, error) {
+// sagaKind is one kind of saga a command places and waits for: its tracker, and how
+// progress lines and summaries name it.
+type sagaKind struct {
+	plural      string          // "orders", "returns"
+	placed      string          // the verb of the summary's first line: "placed", "requested"
+	compensated string          // the status of a compensated saga: "cancelled", "rejected"
+	ends        []string        // the terminal statuses progress lines count
+	tracker     *sample.Tracker // the sagas of this kind
+}
+
+// ordersKind is the order saga, tracked by tr.
+func ordersKind(tr *sample.Tracker) sagaKind {
+	return sagaKind{plural: "orders", placed: "placed", compensated: "cancelled",
+		ends: []string{"completed", "cancelled", "failed"}, tracker: tr}
+}
+
+// returnsKind is the returns saga, tracked by tr.
+func returnsKind(tr *sample.Tracker) sagaKind {
+	return sagaKind{plural: "returns", placed: "requested", compensated: sample.StatusRejected,
+		ends: []string{sample.StatusRefunded, sample.StatusRejected, "failed"}, tracker: tr}
+}
+
+// waitTerminal prints progress every second until every tracked saga of every kind is
+// terminal, the timeout passes (errNotTerminal), ctx ends or stop is closed. It returns the
+// summary of each kind, in the order of kinds.
+func waitTerminal(ctx context.Context, timeout time.Duration, out io.Writer, stop <-chan struct{}, kinds ...sagaKind) ([]sample.Summary, error) {
+	summaries := func() []sample.Summary {
+		s := make([]sample.Summary, len(kinds))
+		for i, k := range kinds {
+			s[i] = k.tracker.Summary()
+		}
+		return s
+	}
+	pending := func() int {
+		n := 0
+		for _, k := range kinds {
+			n += k.tracker.Pending()
+		}
+		return n
+	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for tr.Pending() > 0 {
+	for pending() > 0 {
 		select {
 		case <-ctx.Done():
-			return tr.Summary(), ctx.Err()
+			return summaries(), ctx.Err()
 		case <-stop:
-			return tr.Summary(), errors.New("a process the orders depend on exited")
+			return summaries(), errors.New("a process the sagas depend on exited")
 		case <-deadline.C:
-			return tr.Summary(), errNotTerminal
+			return summaries(), errNotTerminal
 		case <-tick.C:
-			s := tr.Summary()
-			fmt.Fprintf(out, "progress: %d/%d terminal (completed %d, cancelled %d, failed %d)\n",
-				s.Placed-len(s.Pending), s.Placed, s.ByStatus["completed"], s.ByStatus["cancelled"], s.ByStatus["failed"])
+			fmt.Fprintln(out, progressLine(kinds, summaries()))
 		}
 	}
-	return tr.Summary(), nil
+	return summaries(), nil
 }
 
-// exitForSummary turns a summary into the exit status of --exit / --wait: 1 with the
-// orders that are not terminal, or that ended differently from what they must.
-func exitForSummary(s sample.Summary, timeout time.Duration) error {
-	if len(s.Pending) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%v after %s: %d not terminal: %s", errNotTerminal, timeout,
-			len(s.Pending), strings.Join(s.Pending[:min(len(s.Pending), 50)], " "))}
+// progressLine is one line of progress: per kind, how many of its sagas are terminal, by
+// terminal status.
+func progressLine(kinds []sagaKind, sums []sample.Summary) string {
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		s := sums[i]
+		counts := make([]string, len(k.ends))
+		for j, st := range k.ends {
+			counts[j] = fmt.Sprintf("%s %d", st, s.ByStatus[st])
+		}
+		parts[i] = fmt.Sprintf("%s %d/%d terminal (%s)", k.plural, s.Placed-len(s.Pending), s.Placed, strings.Join(counts, ", "))
 	}
+	return "progress: " + strings.Join(parts, "; ")
+}
+
+// report renders the summary of each kind. The orders' is sample.Summary's own rendering
+// ("orders placed: N, terminal: N, pending: 0", "cancelled by reason:", which scripts and
+// tests match); every other kind's is the same report in its own words ("returns
+// requested: …", "rejected by reason:").
+func report(kinds []sagaKind, sums []sample.Summary) string {
+	var b strings.Builder
+	for i, k := range kinds {
+		if k.plural == "orders" {
+			b.WriteString(sums[i].String())
+			continue
+		}
+		writeSummary(&b, k, sums[i])
+	}
+	return b.String()
+}
+
+// writeSummary renders s like sample.Summary.String, in the words of kind k.
+func writeSummary(b *strings.Builder, k sagaKind, s sample.Summary) {
+	fmt.Fprintf(b, "%s %s: %d, terminal: %d, pending: %d\n", k.plural, k.placed, s.Placed, s.Placed-len(s.Pending), len(s.Pending))
+	for _, st := range slices.Sorted(maps.Keys(s.ByStatus)) {
+		fmt.Fprintf(b, "  %-10s %6d\n", st, s.ByStatus[st])
+	}
+	if len(s.ByReason) > 0 {
+		fmt.Fprintf(b, "%s by reason:\n", k.compensated)
+		for _, r := range slices.Sorted(maps.Keys(s.ByReason)) {
+			fmt.Fprintf(b, "  %-22s %6d\n", r, s.ByReason[r])
+		}
+	}
+	fmt.Fprintf(b, "latency %s→terminal: p50 %s, p99 %s\n", k.placed, s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond))
 	if len(s.Mismatches) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d orders ended differently from what they must", len(s.Mismatches))}
+		fmt.Fprintf(b, "MISMATCHED OUTCOMES (%d):\n", len(s.Mismatches))
+		for _, m := range s.Mismatches[:min(len(s.Mismatches), 20)] {
+			fmt.Fprintf(b, "  %s\n", m)
+		}
+	}
+}
+
+// exitForSummaries turns the summaries of kinds into the exit status of --exit / --wait: 1
+// with the sagas that are not terminal, or that ended differently from what they must.
+func exitForSummaries(kinds []sagaKind, sums []sample.Summary, timeout time.Duration) error {
+	var pending, ids, mismatched []string
+	for i, k := range kinds {
+		s := sums[i]
+		if len(s.Pending) > 0 {
+			pending = append(pending, fmt.Sprintf("%d %s", len(s.Pending), k.plural))
+			ids = append(ids, s.Pending...)
+		}
+		if len(s.Mismatches) > 0 {
+			mismatched = append(mismatched, fmt.Sprintf("%d %s", len(s.Mismatches), k.plural))
+		}
+	}
+	if len(pending) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%v after %s: %s not terminal: %s", errNotTerminal, timeout,
+			strings.Join(pending, " and "), strings.Join(ids[:min(len(ids), 50)], " "))}
+	}
+	if len(mismatched) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s ended differently from what they must", strings.Join(mismatched, " and "))}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/podiumhq/podium/internal/sample"
 	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/sagas"
 )
 
 func newOrderCmd() *cobra.Command {
@@ -27,8 +28,8 @@ func newOrderCmd() *cobra.Command {
 		Use:   "order",
 		Short: "Place, watch and act on orders",
 	}
-	cmd.AddCommand(newOrderPlaceCmd(), newOrderWatchCmd(), newOrderGetCmd(), newOrderListCmd(),
-		newOrderControlCmd("cancel"), newOrderControlCmd("retry"))
+	cmd.AddCommand(newOrderPlaceCmd(), newWatchCmd("Follow orders.events: one line per lifecycle event (of orders, returns and every other saga type)"),
+		newOrderGetCmd(), newOrderListCmd(), newOrderControlCmd("cancel"), newOrderControlCmd("retry"))
 	return cmd
 }
 
@@ -120,12 +121,13 @@ func newOrderPlaceCmd() *cobra.Command {
 			if !wait {
 				return nil
 			}
-			summary, err := waitTerminal(cmd.Context(), tracking.Tracker, within, out, nil)
+			kinds := []sagaKind{ordersKind(tracking.Tracker)}
+			summaries, err := waitTerminal(cmd.Context(), within, out, nil, kinds...)
 			if err != nil && !errors.Is(err, errNotTerminal) {
 				return err
 			}
-			fmt.Fprint(out, summary.String())
-			return exitForSummary(summary, within)
+			fmt.Fprint(out, report(kinds, summaries))
+			return exitForSummaries(kinds, summaries, within)
 		},
 	}
 	fs := cmd.Flags()
@@ -179,14 +181,16 @@ func readOrderFile(path string, stdin io.Reader) (events.OrderPlaced, error) {
 	return o, nil
 }
 
-func newOrderWatchCmd() *cobra.Command {
+// newWatchCmd is `podium order watch` and `podium saga watch`: one line per lifecycle
+// event and per answer to an operator request on orders.events, for sagas of every type.
+func newWatchCmd(short string) *cobra.Command {
 	var (
 		kafka kafkaOptions
 		begin bool
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
-		Short: "Follow orders.events: one line per lifecycle event",
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kcfg, err := kafka.config("podium-cli")
@@ -205,29 +209,9 @@ func newOrderWatchCmd() *cobra.Command {
 					fmt.Fprintf(out, "%s  undecodable record at %s[%d]@%d: %v\n", m.Time.Format(time.RFC3339Nano), m.Topic, m.Partition, m.Offset, err)
 					return
 				}
-				if events.IsControlOutcomeType(env.Type) {
-					var o events.ControlOutcome
-					_ = env.DecodeData(&o)
-					verb := "rejected"
-					if env.Type == events.TypeOrderControlDeferred {
-						verb = "deferred"
-					}
-					fmt.Fprintf(out, "%s  %-10s %s  %s %s: %s\n", env.Time.Format("15:04:05.000"), verb, o.OrderID, o.Action, o.Reason, o.Message)
-					return
+				if line, ok := watchLine(env); ok {
+					fmt.Fprintln(out, line)
 				}
-				if !events.IsLifecycleType(env.Type) {
-					return // the timeline: `podium order get` displays it
-				}
-				var l events.OrderLifecycle
-				_ = env.DecodeData(&l)
-				line := fmt.Sprintf("%s  %-10s %s", env.Time.Format("15:04:05.000"), l.Status, l.OrderID)
-				if l.Reason != "" {
-					line += "  reason=" + l.Reason
-				}
-				if l.Step != "" {
-					line += "  step=" + l.Step
-				}
-				fmt.Fprintln(out, line)
 			})
 		},
 	}
@@ -236,24 +220,107 @@ func newOrderWatchCmd() *cobra.Command {
 	return cmd
 }
 
+// watchLine is the line `watch` prints for env: a lifecycle event (of any saga type; a saga
+// that is not an order is followed by its definition's name) or the answer to an operator
+// request. ok is false for the events it does not print (timelines: `podium order get`
+// shows them).
+func watchLine(env events.Envelope) (line string, ok bool) {
+	at := env.Time.Format("15:04:05.000")
+	if events.IsControlOutcomeType(env.Type) {
+		var o events.ControlOutcome
+		_ = env.DecodeData(&o)
+		verb := "rejected"
+		if isDeferredType(env.Type) {
+			verb = "deferred"
+		}
+		id := o.OrderID
+		if o.SagaID != "" {
+			id = o.SagaID
+		}
+		return fmt.Sprintf("%s  %-10s %s  %s %s: %s", at, verb, id, o.Action, o.Reason, o.Message), true
+	}
+	l, ok := client.Lifecycle(env)
+	if !ok {
+		return "", false
+	}
+	line = fmt.Sprintf("%s  %-10s %s", at, l.Status, l.SagaID)
+	if l.Definition != "" && l.Definition != order.DefinitionName {
+		line += "  saga=" + l.Definition
+	}
+	if l.Reason != "" {
+		line += "  reason=" + l.Reason
+	}
+	if l.Step != "" {
+		line += "  step=" + l.Step
+	}
+	return line, true
+}
+
+// isDeferredType reports whether t announces a deferred operator request (rather than a
+// rejected one).
+func isDeferredType(t string) bool {
+	return t == events.TypeOrderControlDeferred || t == events.TypeSagaControlDeferred
+}
+
+// controlTarget is what an operator request command acts on: an order (podium.order.*
+// requests and answers) or a saga of any type (podium.saga.*).
+type controlTarget struct {
+	noun          string // "order" or "saga"
+	cancel, retry string // the request types
+}
+
+var (
+	orderTarget = controlTarget{noun: "order", cancel: events.TypeOrderCancel, retry: events.TypeOrderRetry}
+	sagaTarget  = controlTarget{noun: "saga", cancel: events.TypeSagaCancel, retry: events.TypeSagaRetry}
+)
+
+// request is the request of action (cancel or retry) about id.
+func (c controlTarget) request(action, id, reason string) (string, events.ControlRequest) {
+	req := events.ControlRequest{Reason: reason, RequestedBy: "cli"}
+	if c.noun == "order" {
+		req.OrderID = id
+	} else {
+		req.SagaID = id
+	}
+	if action == "retry" {
+		return c.retry, req
+	}
+	return c.cancel, req
+}
+
+// newOrderControlCmd is `podium order cancel|retry ORDER_ID`.
 func newOrderControlCmd(action string) *cobra.Command {
+	short := "Cancel an order (compensating what was done) and report the outcome"
+	if action == "retry" {
+		short = "Retry a failed order's compensations and report the outcome"
+	}
+	return newControlCmd(orderTarget, action, short)
+}
+
+// newSagaControlCmd is `podium saga cancel|retry SAGA_ID`, for sagas of every type.
+func newSagaControlCmd(action string) *cobra.Command {
+	short := "Cancel a saga of any type (compensating what was done) and report the outcome"
+	if action == "retry" {
+		short = "Retry a failed saga's compensations (any saga type) and report the outcome"
+	}
+	return newControlCmd(sagaTarget, action, short)
+}
+
+func newControlCmd(target controlTarget, action, short string) *cobra.Command {
 	var (
 		kafka   kafkaOptions
 		reason  string
 		timeout time.Duration
 	)
-	typ, short := events.TypeOrderCancel, "Cancel an order (compensating what was done) and report the outcome"
-	if action == "retry" {
-		typ, short = events.TypeOrderRetry, "Retry a failed order's compensations and report the outcome"
-	}
+	noun, arg := target.noun, strings.ToUpper(target.noun)+"_ID"
 	cmd := &cobra.Command{
-		Use:   action + " ORDER_ID",
+		Use:   action + " " + arg,
 		Short: short,
 		Long: short + ".\n\n" +
 			"Publishes the request on orders.control, then follows orders.events for the orchestrator's\n" +
-			"answer to it and prints it. Exit status: 0 applied; 3 rejected (the order's status refuses it);\n" +
-			"4 unknown order (a cancel is held for the orchestrator's --early-cancel-window and applies if\n" +
-			"the order arrives); 5 no answer within --timeout (is the orchestrator running?); 1 other errors.\n" +
+			"answer to it and prints it. Exit status: 0 applied; 3 rejected (the " + noun + "'s status refuses it);\n" +
+			"4 unknown " + noun + " (a cancel is held for the orchestrator's --early-cancel-window and applies if\n" +
+			"the " + noun + " arrives); 5 no answer within --timeout (is the orchestrator running?); 1 other errors.\n" +
 			"--timeout 0 publishes the request without waiting.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -264,7 +331,7 @@ func newOrderControlCmd(action string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := client.ControlMessage(typ, events.ControlRequest{OrderID: args[0], Reason: reason, RequestedBy: "cli"})
+			m, err := client.ControlMessage(target.request(action, args[0], reason))
 			if err != nil {
 				return err
 			}
@@ -292,19 +359,19 @@ func newOrderControlCmd(action string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return res.report(out, action, args[0], timeout)
+			return res.report(out, target, action, args[0], timeout)
 		},
 	}
 	kafka.register(cmd.Flags())
-	cmd.Flags().StringVar(&reason, "reason", "requested by operator", "reason recorded in the order's history")
+	cmd.Flags().StringVar(&reason, "reason", "requested by operator", "reason recorded in the "+noun+"'s history")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the orchestrator's answer (0: do not wait)")
 	return cmd
 }
 
-// Exit codes of `podium order cancel|retry`.
+// Exit codes of `podium order cancel|retry` and `podium saga cancel|retry`.
 const (
 	exitRejected     = 3
-	exitUnknownOrder = 4
+	exitUnknownOrder = 4 // an unknown order, or an unknown saga
 	exitNoAnswer     = 5
 )
 
@@ -314,33 +381,54 @@ type controlResult struct {
 	// answered is false when no answer came in time.
 	answered bool
 	// applied: a timeline record lists the request among the ones it applied; status is
-	// the saga's status after it.
-	applied bool
-	status  saga.Status
+	// the saga's status after it, definition the name of the saga's definition.
+	applied    bool
+	status     saga.Status
+	definition string
 	// outcome is the rejection or deferral otherwise; deferred is set for the latter.
 	outcome  events.ControlOutcome
 	deferred bool
 }
 
-// report prints the answer and returns the exit status it calls for.
-func (r controlResult) report(out io.Writer, action, orderID string, timeout time.Duration) error {
+// report prints the answer to action about id (an order or a saga, as target says) and
+// returns the exit status it calls for.
+func (r controlResult) report(out io.Writer, target controlTarget, action, id string, timeout time.Duration) error {
+	noun := target.noun
 	switch {
 	case !r.answered:
-		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("%s of %s: no answer from the orchestrator within %s (is it running? the request stays on orders.control)", action, orderID, timeout)}
+		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("%s of %s: no answer from the orchestrator within %s (is it running? the request stays on orders.control)", action, id, timeout)}
 	case r.applied:
-		fmt.Fprintf(out, "%s applied to %s: the order is %s\n", action, orderID, order.StatusOf(&saga.State{Status: r.status}))
+		def := r.definition
+		if def == "" && noun == "order" {
+			def = order.DefinitionName
+		}
+		what := "the " + noun
+		if noun == "saga" && def != "" {
+			what = "the " + def + " saga"
+		}
+		fmt.Fprintf(out, "%s applied to %s: %s is %s\n", action, id, what, statusLabel(def, r.status))
 		return nil
 	case r.deferred:
 		until := ""
 		if r.outcome.Until != nil {
 			until = " until " + r.outcome.Until.Format(time.RFC3339)
 		}
-		return &exitError{code: exitUnknownOrder, msg: fmt.Sprintf("%s of %s: unknown order; the cancel is held%s and applies if the order arrives", action, orderID, until)}
+		return &exitError{code: exitUnknownOrder, msg: fmt.Sprintf("%s of %s: unknown %s; the cancel is held%s and applies if the %s arrives", action, id, noun, until, noun)}
 	case r.outcome.Reason == events.ControlUnknownOrder:
-		return &exitError{code: exitUnknownOrder, msg: fmt.Sprintf("%s of %s rejected: unknown order (%s)", action, orderID, r.outcome.Message)}
+		return &exitError{code: exitUnknownOrder, msg: fmt.Sprintf("%s of %s rejected: unknown %s (%s)", action, id, noun, r.outcome.Message)}
 	default:
-		return &exitError{code: exitRejected, msg: fmt.Sprintf("%s of %s rejected: %s (%s)", action, orderID, r.outcome.Message, r.outcome.Reason)}
+		return &exitError{code: exitRejected, msg: fmt.Sprintf("%s of %s rejected: %s (%s)", action, id, r.outcome.Message, r.outcome.Reason)}
 	}
+}
+
+// statusLabel is the status of a saga of the built-in definition named def as the
+// definition names it (the order saga's "cancelling", the returns saga's "rejecting"); the
+// engine's name for a definition that is not built in.
+func statusLabel(def string, status saga.Status) string {
+	if d := sagas.Definition(def); d != nil {
+		return d.Label(&saga.State{Status: status})
+	}
+	return string(status)
 }
 
 // requestIDOf is the CloudEvents id of an encoded request.
@@ -357,27 +445,27 @@ func requestIDOf(m kafkago.Message) (string, error) {
 }
 
 // awaitControl follows orders.events from the offsets from (taken before the request was
-// written) for the orchestrator's answer to request requestID of orderID: a timeline
-// record that applied it, or a rejection or deferral that names it. It returns an
-// unanswered result when timeout passes first.
-func awaitControl(ctx context.Context, kcfg pkafka.Config, orderID, requestID string, from []int64, timeout time.Duration) (controlResult, error) {
+// written) for the orchestrator's answer to request requestID about the saga sagaID (an
+// order or a saga of any type): a timeline record that applied it, or a rejection or
+// deferral that names it. It returns an unanswered result when timeout passes first.
+func awaitControl(ctx context.Context, kcfg pkafka.Config, sagaID, requestID string, from []int64, timeout time.Duration) (controlResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var res controlResult
 	err := client.Follow(ctx, kcfg, events.TopicOrdersEvents, from, func(m kafkago.Message, env events.Envelope, err error) {
-		if err != nil || res.answered || string(m.Key) != orderID {
+		if err != nil || res.answered || string(m.Key) != sagaID {
 			return
 		}
 		switch {
 		case env.Type == events.TypeSagaTimeline:
 			var tl events.SagaTimeline
 			if env.DecodeData(&tl) == nil && slices.Contains(tl.AppliedRequests, requestID) {
-				res = controlResult{answered: true, applied: true, status: saga.Status(tl.Status)}
+				res = controlResult{answered: true, applied: true, status: saga.Status(tl.Status), definition: tl.Definition}
 			}
 		case events.IsControlOutcomeType(env.Type):
 			var o events.ControlOutcome
 			if env.DecodeData(&o) == nil && o.RequestID == requestID {
-				res = controlResult{answered: true, outcome: o, deferred: env.Type == events.TypeOrderControlDeferred}
+				res = controlResult{answered: true, outcome: o, deferred: isDeferredType(env.Type)}
 			}
 		}
 		if res.answered {
@@ -422,4 +510,4 @@ func (p *progress) finish() {
 	}
 }
 
-var errNotTerminal = errors.New("orders did not reach a terminal status in time")
+var errNotTerminal = errors.New("not every saga reached a terminal status in time")

@@ -1,9 +1,9 @@
-// Package client is podium as its users see it from outside: it places orders, sends
-// operator requests and follows topics across all of their partitions without a consumer
-// group. Follow is used by
-// `podium order watch`, `podium dev` and the end-to-end tests to see lifecycle
-// events as they are published. One long poll covers every partition (pkafka.Feed); the
-// callback is called from one goroutine.
+// Package client is podium as its users see it from outside: it places orders, requests
+// returns, sends operator requests and follows topics across all of their partitions
+// without a consumer group. Follow is used by `podium order watch`, `podium dev` and the
+// end-to-end tests to see lifecycle events (of orders and of every other saga type) as they
+// are published. One long poll covers every partition (pkafka.Feed); the callback is called
+// from one goroutine.
 package client
 
 import (
