@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"runtime"
 	"slices"
 	"strings"
@@ -64,12 +65,12 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 		want        []events.TimelineEntry
 		wantDropped int
 		wantSnap    string
-		wantStatus  order.Status
+		wantStatus  string
 	}{
 		{
 			name:  "records and snapshots as the orchestrator writes them",
 			apply: func(t *testing.T, m *ReadModel) { applyRun(t, m, cancelled) },
-			want:  cancelled.history, wantSnap: SnapshotHeld, wantStatus: order.StatusCancelled,
+			want:  cancelled.history, wantSnap: SnapshotHeld, wantStatus: string(order.StatusCancelled),
 		},
 		{
 			name: "every record redelivered is applied once",
@@ -87,7 +88,7 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 				}
 				applySnapshot(t, m, "ord-1", mustJSON(t, last(completed)))
 			},
-			want: completed.history, wantSnap: SnapshotHeld, wantStatus: order.StatusCompleted,
+			want: completed.history, wantSnap: SnapshotHeld, wantStatus: string(order.StatusCompleted),
 		},
 		{
 			name: "an older record after a newer one is skipped",
@@ -97,7 +98,7 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 					t.Error("older record: got applied, want skipped")
 				}
 			},
-			want: completed.records[1].Entries, wantSnap: SnapshotNone, wantStatus: order.StatusPending,
+			want: completed.records[1].Entries, wantSnap: SnapshotNone, wantStatus: string(order.StatusPending),
 		},
 		{
 			name: "timeline records before any snapshot",
@@ -108,21 +109,21 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 					}
 				}
 			},
-			want: completed.history, wantSnap: SnapshotNone, wantStatus: order.StatusCompleted,
+			want: completed.history, wantSnap: SnapshotNone, wantStatus: string(order.StatusCompleted),
 		},
 		{
 			name: "a format-1 snapshot's history when there are no timeline records",
 			apply: func(t *testing.T, m *ReadModel) {
 				applySnapshot(t, m, "ord-1", format1JSON(t, last(cancelled), cancelled.history, 0))
 			},
-			want: cancelled.history, wantSnap: SnapshotHeld, wantStatus: order.StatusCancelled,
+			want: cancelled.history, wantSnap: SnapshotHeld, wantStatus: string(order.StatusCancelled),
 		},
 		{
 			name: "a format-1 snapshot's dropped count",
 			apply: func(t *testing.T, m *ReadModel) {
 				applySnapshot(t, m, "ord-1", format1JSON(t, last(cancelled), cancelled.history[5:], 5))
 			},
-			want: cancelled.history[5:], wantDropped: 5, wantSnap: SnapshotHeld, wantStatus: order.StatusCancelled,
+			want: cancelled.history[5:], wantDropped: 5, wantSnap: SnapshotHeld, wantStatus: string(order.StatusCancelled),
 		},
 		{
 			name: "timeline records continue a format-1 history",
@@ -140,7 +141,7 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 				}
 				applySnapshot(t, m, "ord-1", mustJSON(t, last(completed)))
 			},
-			want: completed.history, wantSnap: SnapshotHeld, wantStatus: order.StatusCompleted,
+			want: completed.history, wantSnap: SnapshotHeld, wantStatus: string(order.StatusCompleted),
 		},
 		{
 			name: "an older format-1 history does not replace newer timeline records",
@@ -152,7 +153,7 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 				}
 				applySnapshot(t, m, "ord-1", format1JSON(t, completed.snaps[2], completed.records[0].Entries, 0))
 			},
-			want: completed.history, wantSnap: SnapshotHeld, wantStatus: order.StatusCompleted,
+			want: completed.history, wantSnap: SnapshotHeld, wantStatus: string(order.StatusCompleted),
 		},
 		{
 			name: "the newest entries are kept, the older ones counted",
@@ -162,7 +163,7 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 				}
 			},
 			want: synthAll[len(synthAll)-TimelineLimit:], wantDropped: len(synthAll) - TimelineLimit, wantSnap: SnapshotNone,
-			wantStatus: order.StatusPending,
+			wantStatus: string(order.StatusPending),
 		},
 		{
 			name: "a tombstone keeps the timeline and the last summary",
@@ -171,7 +172,7 @@ func TestTimelineFromRecordsAndSnapshots(t *testing.T) {
 				applySnapshot(t, m, "ord-1", markerJSON(t, last(completed)))
 				applySnapshot(t, m, "ord-1", nil)
 			},
-			want: completed.history, wantSnap: SnapshotRemoved, wantStatus: order.StatusCompleted,
+			want: completed.history, wantSnap: SnapshotRemoved, wantStatus: string(order.StatusCompleted),
 		},
 	}
 	for _, tc := range tests {
@@ -399,7 +400,7 @@ func TestMaxOrdersEvictsTheOldestFinished(t *testing.T) {
 	held := func() []string {
 		p, _ := m.List(ListQuery{Limit: MaxLimit})
 		var ids []string
-		for _, o := range p.Orders {
+		for _, o := range p.Sagas {
 			ids = append(ids, o.OrderID)
 		}
 		slices.Sort(ids)
@@ -426,8 +427,8 @@ func TestMaxOrdersEvictsTheOldestFinished(t *testing.T) {
 		t.Errorf("after 8 more in flight: got %v, want the %d in flight only", got, len(pending))
 	}
 	counts, total := m.Counts()
-	if total != 12 || counts[order.StatusCompleted] != 0 {
-		t.Errorf("got %d orders, %d completed; want 12, 0", total, counts[order.StatusCompleted])
+	if total != 12 || counts[OrderType][string(order.StatusCompleted)] != 0 {
+		t.Errorf("got %d orders, %d completed; want 12, 0", total, counts[OrderType][string(order.StatusCompleted)])
 	}
 }
 
@@ -694,14 +695,22 @@ func TestOddSnapshotsAreShown(t *testing.T) {
 			if _, err := s.model.Apply([]byte("ord-1"), []byte(tc.value)); err != nil {
 				t.Fatalf("got error %v, want the snapshot applied", err)
 			}
-			for _, target := range []string{"/orders/ord-1", "/orders/ord-1/dag.svg", "/ui/orders/ord-1"} {
+			for _, target := range []string{"/sagas/ord-1", "/sagas/ord-1/dag.svg", "/ui/sagas/ord-1"} {
 				r := do(t, s.Handler(), "GET", target, nil)
-				if r.code != 200 && !(target == "/orders/ord-1/dag.svg" && r.code == 404) {
+				if r.code != 200 && !(target == "/sagas/ord-1/dag.svg" && r.code == 404) {
 					t.Errorf("%s: got %d %s, want 200", target, r.code, r.body)
 				}
 			}
-			var d OrderDetail
-			do(t, s.Handler(), "GET", "/orders/ord-1", nil).json(t, &d)
+			var d SagaDetail
+			do(t, s.Handler(), "GET", "/sagas/ord-1", nil).json(t, &d)
+			// The /orders endpoints serve order sagas only.
+			wantOrder := http.StatusOK
+			if d.Type != OrderType {
+				wantOrder = http.StatusNotFound
+			}
+			if r := do(t, s.Handler(), "GET", "/orders/ord-1", nil); r.code != wantOrder {
+				t.Errorf("/orders/ord-1 of a %q saga: got %d, want %d", d.Type, r.code, wantOrder)
+			}
 			for name, want := range tc.wantSteps {
 				i := slices.IndexFunc(d.Steps, func(v StepView) bool { return v.Name == name })
 				if i < 0 || d.Steps[i].State != want {

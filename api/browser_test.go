@@ -174,8 +174,8 @@ func (b *browser) poll(what, expr string) {
 }
 
 // TestDashboardInBrowser drives the dashboard in headless Chromium against a read model
-// fed from a kfake changelog holding snapshots and timeline records made by the real order
-// saga engine.
+// fed from a kfake changelog holding snapshots and timeline records made by the real saga
+// engine, of orders and of returns.
 func TestDashboardInBrowser(t *testing.T) {
 	browser := findChromium(t)
 	kc := newCluster(t, 3)
@@ -188,6 +188,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		runDeclined(t, "ord-declined-1", at.Add(3*time.Second)),
 		runCancelled(t, "ord-cancelled-1", at.Add(4*time.Second)),
 		runFailed(t, "ord-failed-1", at.Add(5*time.Second)),
+		runReturnRefunded(t, "ret-done-1", at.Add(6*time.Second)),
+		runReturnRejected(t, "ret-rejected-1", at.Add(7*time.Second)),
 	}
 	for _, r := range runs {
 		initial = append(initial, r.snaps...)
@@ -205,14 +207,21 @@ func TestDashboardInBrowser(t *testing.T) {
 	step, eval, shot, poll, perrs := b.step, b.eval, b.shot, b.poll, &b.perrs
 
 	// The dashboard: counts, live connection, tables filled by script.
-	step("loading the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-count="completed"]`)))
+	step("loading the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-count="order/completed"]`)))
 	poll("the live stream", `document.getElementById('live').textContent === 'live'`)
-	poll("the recent orders table", `document.querySelectorAll('#recent-orders tbody tr').length === 6`)
-	poll("the failed orders table", `document.querySelector('#failed-orders tbody tr[data-order-id="ord-failed-1"]') !== null`)
-	for status, want := range map[string]string{"completed": "2", "cancelled": "2", "failed": "1", "pending": "1", "total": "6"} {
-		if got := eval(`document.querySelector('[data-count="` + status + `"]').textContent`); got != want {
-			t.Errorf("dashboard count of %s: got %s, want %s", status, got, want)
+	poll("the recent sagas table", `document.querySelectorAll('#recent-orders tbody tr').length === 8`)
+	poll("the failed sagas table", `document.querySelector('#failed-orders tbody tr[data-saga-id="ord-failed-1"]') !== null`)
+	for key, want := range map[string]string{"order/completed": "2", "order/cancelled": "2", "order/failed": "1", "order/pending": "1",
+		"order/total": "6", "returns/refunded": "1", "returns/rejected": "1", "returns/requested": "0", "returns/total": "2", "total": "8"} {
+		if got := eval(`document.querySelector('[data-count="` + key + `"]').textContent`); got != want {
+			t.Errorf("dashboard count of %s: got %s, want %s", key, got, want)
 		}
+	}
+	if got := eval(`document.querySelector('#recent-orders tbody tr[data-saga-id="ret-rejected-1"] td.type').textContent`); got != "returns" {
+		t.Errorf("the type of a return in the recent sagas: got %q, want returns", got)
+	}
+	if got := eval(`document.querySelector('#recent-orders tbody tr[data-saga-id="ret-rejected-1"] a').getAttribute('href')`); got != "/ui/sagas/ret-rejected-1" {
+		t.Errorf("the link of a return in the recent sagas: got %q, want /ui/sagas/ret-rejected-1", got)
 	}
 	shot("dashboard-before")
 
@@ -228,16 +237,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	writeTimelines(t, kc, waiting)
 	more = append(more, waiting.snaps...)
 	writeSnapshots(t, kc, more...)
-	poll("the completed count to change", `document.querySelector('[data-count="completed"]').textContent === '6'`)
-	poll("the pending count to drop", `document.querySelector('[data-count="pending"]').textContent === '0'`)
-	poll("the total", `document.querySelector('[data-count="total"]').textContent === '9'`)
+	poll("the completed count to change", `document.querySelector('[data-count="order/completed"]').textContent === '6'`)
+	poll("the pending count to drop", `document.querySelector('[data-count="order/pending"]').textContent === '0'`)
+	poll("the total", `document.querySelector('[data-count="total"]').textContent === '11'`)
 	poll("the throughput", `parseFloat(document.querySelector('[data-rate="completed"]').textContent) > 0`)
-	poll("the recent table to show a new order", `document.querySelector('#recent-orders tbody tr[data-order-id="ord-done-5"]') !== null`)
+	poll("the recent table to show a new order", `document.querySelector('#recent-orders tbody tr[data-saga-id="ord-done-5"]') !== null`)
 	shot("dashboard-after")
 	perrs.check(t, "dashboard")
 
 	// Open the cancelled orders, then the cancelled order.
-	step("opening the cancelled orders", chromedp.Click(chromedp.CSS(`a.tile[data-status="cancelled"]`)),
+	step("opening the cancelled orders", chromedp.Click(chromedp.CSS(`a.tile[data-type="order"][data-status="cancelled"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#order-list`)))
 	if n := eval(`String(document.querySelectorAll('#order-list tbody tr[data-order-id]').length)`); n != "2" {
 		t.Errorf("cancelled orders listed: got %s, want 2", n)
@@ -291,6 +300,52 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	shot("order-live-approved")
 	perrs.check(t, "live order page")
+
+	// A rejected return: its page has its DAG and its timeline.
+	step("opening the rejected returns", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`a.tile[data-type="returns"][data-status="rejected"]`)),
+		chromedp.Click(chromedp.CSS(`a.tile[data-type="returns"][data-status="rejected"]`)), chromedp.WaitVisible(chromedp.CSS(`#saga-list`)))
+	if n := eval(`String(document.querySelectorAll('#saga-list tbody tr[data-saga-id]').length)`); n != "1" {
+		t.Errorf("rejected returns listed: got %s, want 1", n)
+	}
+	shot("sagas-returns-rejected")
+	step("opening the rejected return", chromedp.Click(chromedp.CSS(`a.order-link[href="/ui/sagas/ret-rejected-1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.saga-diagram`)))
+	if got := eval(`document.querySelector('.order-head .badge').textContent`); got != "rejected" {
+		t.Errorf("return status badge: got %q, want rejected", got)
+	}
+	compensated = eval(`[...document.querySelectorAll('svg.saga-diagram g.step[data-state="compensated"]')].map(g => g.dataset.step).sort().join(',')`)
+	if want := "refund-payment,schedule-pickup"; compensated != want {
+		t.Errorf("return DAG steps drawn compensated: got %q, want %q", compensated, want)
+	}
+	timeline = eval(`[...document.querySelectorAll('#timeline li .kind')].map(k => k.textContent).join('|')`)
+	for _, want := range []string{"started", "milestone", "compensating", "compensated"} {
+		if !strings.Contains("|"+timeline+"|", "|"+want+"|") {
+			t.Errorf("return timeline: got %q, want a %q entry", timeline, want)
+		}
+	}
+	shot("return-rejected")
+
+	// A return's page follows it live: requested, then picked up, and offers a cancel.
+	ret := runReturnPickedUp(t, "ret-live", time.Now().UTC())
+	writeMessages(t, kc, timelineMessage(t, ret.records[0]))
+	writeSnapshots(t, kc, ret.snaps[0])
+	step("opening a requested return", chromedp.Navigate(base+"/ui/go?id=ret-live"), chromedp.WaitVisible(chromedp.CSS(`svg.saga-diagram`)))
+	if got := eval(`location.pathname`); got != "/ui/sagas/ret-live" {
+		t.Errorf("going to a return: got %s, want /ui/sagas/ret-live", got)
+	}
+	poll("the live stream", `document.getElementById('live').textContent === 'live'`)
+	ret.records, ret.snaps = ret.records[1:], ret.snaps[1:]
+	writeTimelines(t, kc, ret)
+	writeSnapshots(t, kc, ret.snaps...)
+	poll("the return page to show picked-up", `document.querySelector('.order-live').dataset.status === 'picked-up'`)
+	if got := eval(`[...document.querySelectorAll('#actions button')].filter(b => !b.hidden).map(b => b.dataset.action).join(',')`); got != "cancel" {
+		t.Errorf("actions offered for a picked-up return: got %q, want cancel", got)
+	}
+	if got := eval(`document.querySelector('svg.saga-diagram g.milestone').classList.contains('reached') ? 'yes' : 'no'`); got != "yes" {
+		t.Errorf("picked-up milestone after the live update: got reached %s, want yes", got)
+	}
+	shot("return-live-picked-up")
+	perrs.check(t, "return pages")
 }
 
 // TestDashboardLoginInBrowser: with a token, the dashboard starts at the login page;
@@ -339,7 +394,7 @@ func TestDashboardLoginInBrowser(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`#login-form`)), chromedp.WaitVisible(chromedp.CSS(`#login-error`)))
 	br.perrs.discard() // the login page answers a wrong token with 401
 	br.step("logging in", chromedp.SendKeys(chromedp.CSS(`#token`), testToken),
-		chromedp.Submit(chromedp.CSS(`#login-form`)), chromedp.WaitVisible(chromedp.CSS(`[data-count="completed"]`)))
+		chromedp.Submit(chromedp.CSS(`#login-form`)), chromedp.WaitVisible(chromedp.CSS(`[data-count="order/completed"]`)))
 	br.poll("the live stream", `document.getElementById('live').textContent === 'live'`)
 	br.poll("the recent orders table", `document.querySelectorAll('#recent-orders tbody tr').length === 3`)
 	if got := br.eval(`document.cookie`); got != "" {

@@ -245,7 +245,7 @@ func (s *Service) applyEvent(m kafkago.Message) {
 
 func (s *Service) countTransition(ch Change) {
 	if ch.Applied && ch.To != "" && ch.From != ch.To && s.model.Ready() {
-		s.metrics.transitions.WithLabelValues(string(ch.To)).Inc()
+		s.metrics.transitions.WithLabelValues(ch.Type, ch.To).Inc()
 	}
 }
 

@@ -208,7 +208,7 @@ func TestServiceRestoresThenFollowsTheChangelog(t *testing.T) {
 			t.Errorf("%s: got timeline %v, want %v", r.s.SagaID, kinds(got), kinds(r.history))
 		}
 	}
-	if v, ok := s.Model().view("ord-gone"); !ok || !v.tombstoned || v.Status != order.StatusCompleted || len(v.timeline(s.Model().syms)) != len(gone.history) {
+	if v, ok := s.Model().view("ord-gone"); !ok || !v.tombstoned || v.Status != string(order.StatusCompleted) || len(v.timeline(s.Model().syms)) != len(gone.history) {
 		t.Errorf("ord-gone: got present %v tombstoned %v status %s, want kept, completed, with its timeline", ok, v.tombstoned, v.Status)
 	}
 
@@ -225,8 +225,8 @@ func TestServiceRestoresThenFollowsTheChangelog(t *testing.T) {
 			ok, v.snap.version, v.tl.n, live.s.Version, len(live.history))
 	})
 	counts, _ := s.Model().Counts()
-	if counts[order.StatusCancelled] != 4 {
-		t.Errorf("cancelled orders: got %d, want 4", counts[order.StatusCancelled])
+	if counts[OrderType][string(order.StatusCancelled)] != 4 {
+		t.Errorf("cancelled orders: got %d, want 4", counts[OrderType][string(order.StatusCancelled)])
 	}
 	if tp := s.Model().Throughput(); tp.PerSecond["cancelled"] == 0 {
 		t.Errorf("throughput: got %v cancelled/s, want > 0 after a live cancellation", tp.PerSecond["cancelled"])

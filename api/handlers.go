@@ -18,7 +18,6 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/internal/client"
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -33,9 +32,14 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 	handle("GET /orders/{id}", s.getOrder)
 	handle("GET /orders", s.listOrders)
 	handle("POST /orders", s.placeOrder)
-	handle("POST /orders/{id}/cancel", s.control(events.TypeOrderCancel, "cancel"))
-	handle("POST /orders/{id}/retry", s.control(events.TypeOrderRetry, "retry"))
-	handle("GET /orders/{id}/dag.svg", s.orderDAG)
+	handle("POST /orders/{id}/cancel", s.control(events.TypeOrderCancel, saga.ControlCancel, true))
+	handle("POST /orders/{id}/retry", s.control(events.TypeOrderRetry, saga.ControlRetry, true))
+	handle("GET /orders/{id}/dag.svg", s.dag(true))
+	handle("GET /sagas/{id}", s.getSaga)
+	handle("GET /sagas", s.listSagas)
+	handle("POST /sagas/{id}/cancel", s.control(events.TypeSagaCancel, saga.ControlCancel, false))
+	handle("POST /sagas/{id}/retry", s.control(events.TypeSagaRetry, saga.ControlRetry, false))
+	handle("GET /sagas/{id}/dag.svg", s.dag(false))
 	handle("GET /saga/diagram.svg", s.sagaDiagram)
 	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -93,7 +97,9 @@ type ErrorBody struct {
 	// Problems lists every validation problem of a rejected OrderPlaced.
 	Problems []Problem `json:"problems,omitempty"`
 	// ValidStatuses is set when the status filter was unknown.
-	ValidStatuses []order.Status `json:"valid_statuses,omitempty"`
+	ValidStatuses []string `json:"valid_statuses,omitempty"`
+	// ValidTypes is set when the type filter was unknown.
+	ValidTypes []string `json:"valid_types,omitempty"`
 }
 
 // Problem is one reason an OrderPlaced was rejected (an events.DecodeError).
@@ -120,13 +126,13 @@ func writeError(w http.ResponseWriter, code int, msg string, body *ErrorBody) {
 	writeJSON(w, code, body)
 }
 
-// OrderDetail is the answer of GET /orders/{id}.
-type OrderDetail struct {
+// SagaDetail is the answer of GET /sagas/{id}: one saga of any type.
+type SagaDetail struct {
 	Summary
 	Milestones []string   `json:"milestones"`
 	Steps      []StepView `json:"steps"`
-	// History is the order's timeline, oldest first: the entries of its timeline records
-	// on orders.events (or, for an order written before those existed, its format-1
+	// History is the saga's timeline, oldest first: the entries of its timeline records
+	// on orders.events (or, for a saga written before those existed, its format-1
 	// snapshot's history). The newest 200 (TimelineLimit) are kept; HistoryDropped counts
 	// the older ones.
 	History        []events.TimelineEntry `json:"history"`
@@ -134,14 +140,27 @@ type OrderDetail struct {
 	// Snapshot is where the steps come from: "held" (the latest snapshot); "removed" (the
 	// orchestrator tombstoned it at the end of its retention window: the summary and the
 	// timeline are the last known, Steps is empty); "none" (no snapshot read yet, the
-	// order is known by its timeline records only).
+	// saga is known by its timeline records only).
 	Snapshot string `json:"snapshot"`
-	// ExpiresAt is when a finished order leaves the read model (absent while in flight).
+	// ExpiresAt is when a finished saga leaves the read model (absent while in flight).
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Input is the document the saga started with (an OrderPlaced, a ReturnRequested, ...),
+	// redacted (see the package doc); absent once the saga finished, when the
+	// orchestrator's snapshot no longer carries it. An OrderDetail has it as Order.
+	Input json.RawMessage `json:"input,omitempty"`
+	// Actions are the operator requests the engine would apply to the saga now, by
+	// what the read model shows ("cancel", "retry"; see saga.Refusal).
+	Actions []string          `json:"actions"`
+	Links   map[string]string `json:"links"`
+}
+
+// OrderDetail is the answer of GET /orders/{id}: the SagaDetail of an order saga, its
+// input (the OrderPlaced document) as Order.
+type OrderDetail struct {
+	SagaDetail
 	// Order is the OrderPlaced document the saga started with (absent once the saga
 	// finished, when the orchestrator's snapshot no longer carries it).
-	Order json.RawMessage   `json:"order,omitempty"`
-	Links map[string]string `json:"links"`
+	Order json.RawMessage `json:"order,omitempty"`
 }
 
 // Values of OrderDetail.Snapshot.
@@ -151,7 +170,7 @@ const (
 	SnapshotNone    = "none"
 )
 
-// StepView is one step of an order: its state, attempts and outcome, and its
+// StepView is one step of a saga: its state, attempts and outcome, and its
 // compensation.
 type StepView struct {
 	Name     string `json:"name"`
@@ -176,7 +195,8 @@ type CompView struct {
 	Worker string `json:"worker,omitempty"`
 	Type   string `json:"type,omitempty"`
 	// State is compensating, compensated or compensation_failed once it started,
-	// "not_needed" when the saga compensates without this step, "" otherwise.
+	// "not_needed" when the saga compensates without this step, "" otherwise
+	// (saga.UndoState).
 	State    string     `json:"state,omitempty"`
 	Attempts int        `json:"attempts"`
 	Reason   string     `json:"reason,omitempty"`
@@ -184,28 +204,34 @@ type CompView struct {
 	RetryAt  *time.Time `json:"retry_at,omitempty"`
 }
 
-// detail builds the detail view of an order, and the saga state its DAG is drawn from.
-func (s *Service) detail(v orderView) (OrderDetail, *saga.State) {
-	st := v.snap.sagaState(v.OrderID, v.SagaStatus, nanos(v.UpdatedAt), v.Version)
+// detail builds the detail view of a saga, and the saga state its DAG is drawn from.
+func (s *Service) detail(v orderView) (SagaDetail, *saga.State) {
+	st := v.snap.sagaState(v.SagaID, v.SagaStatus, nanos(v.UpdatedAt), v.Version)
 	history := v.timeline(s.model.syms)
-	// The one place an order's data is redacted for every view of it (see privacy).
-	s.privacy.order(&v.Summary, st, history)
-	d := OrderDetail{
+	// The one place a saga's data is redacted for every view of it (see privacy).
+	s.privacy.saga(&v.Summary, st, history)
+	d := SagaDetail{
 		Summary:        v.Summary,
 		Milestones:     st.Milestones,
 		History:        history,
 		HistoryDropped: int(v.tl.dropped),
 		Snapshot:       SnapshotHeld,
 		ExpiresAt:      timePtr(v.expires),
-		Order:          st.Input,
+		Input:          st.Input,
+		Actions:        []string{},
 		Links: map[string]string{
-			"self":      "/orders/" + v.OrderID,
-			"dag":       "/orders/" + v.OrderID + "/dag.svg",
-			"dashboard": "/ui/orders/" + v.OrderID,
+			"self":      "/sagas/" + v.SagaID,
+			"dag":       "/sagas/" + v.SagaID + "/dag.svg",
+			"dashboard": "/ui/sagas/" + v.SagaID,
 		},
 	}
 	if d.Milestones == nil {
 		d.Milestones = []string{}
+	}
+	for _, action := range []string{saga.ControlCancel, saga.ControlRetry} {
+		if saga.Refusal(&saga.State{Status: v.SagaStatus}, action) == "" {
+			d.Actions = append(d.Actions, action)
+		}
 	}
 	switch {
 	case v.hasSnap:
@@ -218,12 +244,35 @@ func (s *Service) detail(v orderView) (OrderDetail, *saga.State) {
 	return d, st
 }
 
-// notFound is the message of a 404 for an order the read model does not hold.
-func (s *Service) notFound(id string) string {
+// orderDetail is the detail of an order saga as GET /orders/{id} shows it.
+func orderDetail(d SagaDetail) OrderDetail {
+	od := OrderDetail{SagaDetail: d, Order: d.Input}
+	od.Input = nil
+	od.Links = map[string]string{
+		"self":      "/orders/" + d.SagaID,
+		"dag":       "/orders/" + d.SagaID + "/dag.svg",
+		"dashboard": "/ui/orders/" + d.SagaID,
+	}
+	return od
+}
+
+// notFound is the message of a 404 for a saga the read model does not hold; noun names it
+// ("order", "saga").
+func (s *Service) notFound(noun, id string) string {
 	lim := s.model.Limits()
-	return fmt.Sprintf("order %q not found: it is not in this API's window, which holds the orders in flight and the "+
-		"finished ones for %s after they finished (--retention), at most %d orders (--max-orders, oldest finished dropped "+
-		"first); an order placed a moment ago appears once the orchestrator has started it", id, window(lim.Retention), lim.MaxOrders)
+	capped := noun + "s"
+	if noun != "saga" {
+		capped += " and other sagas" // the cap counts every type
+	}
+	return fmt.Sprintf("%s %q not found: it is not in this API's window, which holds the %ss in flight and the "+
+		"finished ones for %s after they finished (--retention), at most %d %s (--max-orders, oldest finished dropped "+
+		"first); a %s started a moment ago appears once the orchestrator has started it", noun, id, noun, window(lim.Retention),
+		lim.MaxOrders, capped, noun)
+}
+
+// notAnOrder is the message of a 404 of an /orders endpoint for a saga of another type.
+func notAnOrder(sum Summary, path string) string {
+	return fmt.Sprintf("%q is a %s saga, not an order: see /sagas/%s%s", sum.SagaID, sum.Type, sum.SagaID, path)
 }
 
 // stepViews lists the steps in definition order (OnCompensated steps last); steps the
@@ -248,7 +297,7 @@ func stepViews(def *saga.Definition, st *saga.State) []StepView {
 		if step != nil && step.Undo != nil {
 			c := &CompView{Worker: step.Undo.Worker, Type: step.Undo.Type}
 			if ss != nil {
-				c.State = compState(st, ss)
+				c.State = saga.UndoState(st, name)
 				c.Attempts, c.Reason = ss.Undo.Attempt, ss.Undo.Reason
 				c.Deadline, c.RetryAt = timePtr(ss.Undo.Deadline), timePtr(ss.Undo.RetryAt)
 			}
@@ -277,20 +326,6 @@ func stepViews(def *saga.Definition, st *saga.State) []StepView {
 	return views
 }
 
-// compState is the compensation state shown for a step (see CompView.State).
-func compState(s *saga.State, st *saga.StepState) string {
-	switch st.Status {
-	case saga.StepCompensating, saga.StepCompensated, saga.StepCompensationFailed:
-		return string(st.Status)
-	}
-	if s.Status == saga.StatusCompensating || s.Status == saga.StatusCompensated || s.Status == saga.StatusFailed {
-		if st.Status == saga.StepSkipped || (st.Status == saga.StepFailed && st.Outcome == saga.OutcomeFailure) {
-			return "not_needed"
-		}
-	}
-	return ""
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -302,27 +337,72 @@ func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	v, ok := s.model.view(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, s.notFound(id), nil)
+		writeError(w, http.StatusNotFound, s.notFound("order", id), nil)
+		return
+	}
+	if !v.IsOrder() {
+		writeError(w, http.StatusNotFound, notAnOrder(v.Summary, ""), nil)
+		return
+	}
+	d, _ := s.detail(v)
+	writeJSON(w, http.StatusOK, orderDetail(d))
+}
+
+func (s *Service) getSaga(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v, ok := s.model.view(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, s.notFound("saga", id), nil)
 		return
 	}
 	d, _ := s.detail(v)
 	writeJSON(w, http.StatusOK, d)
 }
 
-func (s *Service) listOrders(w http.ResponseWriter, r *http.Request) {
+// listQuery reads the filter and paging of GET /orders and GET /sagas; on a bad one it
+// has answered 400. typ is the type of /orders ("" for /sagas: from the query).
+func (s *Service) listQuery(w http.ResponseWriter, r *http.Request, typ string) (ListQuery, bool) {
 	q := r.URL.Query()
-	lq := ListQuery{Status: order.Status(strings.ToLower(strings.TrimSpace(q.Get("status")))), Cursor: q.Get("cursor")}
-	if lq.Status != "" && !validStatus(lq.Status) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown status %q", q.Get("status")), &ErrorBody{ValidStatuses: Statuses})
-		return
+	lq := ListQuery{Type: typ, Status: strings.ToLower(strings.TrimSpace(q.Get("status"))), Cursor: q.Get("cursor")}
+	if typ == "" {
+		lq.Type = strings.TrimSpace(q.Get("type"))
+		if lq.Type != "" && !s.model.KnownType(lq.Type) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown saga type %q", lq.Type), &ErrorBody{ValidTypes: s.model.Types()})
+			return lq, false
+		}
+	}
+	if lq.Status != "" && !s.model.ValidStatus(lq.Type, lq.Status) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown status %q", q.Get("status")), &ErrorBody{ValidStatuses: s.model.Statuses(lq.Type)})
+		return lq, false
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want an integer from 1 to %d", v, MaxLimit), nil)
-			return
+			return lq, false
 		}
 		lq.Limit = n
+	}
+	return lq, true
+}
+
+func (s *Service) listOrders(w http.ResponseWriter, r *http.Request) {
+	lq, ok := s.listQuery(w, r, OrderType)
+	if !ok {
+		return
+	}
+	page, err := s.model.List(lq)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, Page{Orders: page.Sagas, NextCursor: page.NextCursor, Total: page.Total})
+}
+
+func (s *Service) listSagas(w http.ResponseWriter, r *http.Request) {
+	lq, ok := s.listQuery(w, r, "")
+	if !ok {
+		return
 	}
 	page, err := s.model.List(lq)
 	if err != nil {
@@ -418,14 +498,17 @@ func problemsOf(err error) []Problem {
 	return out
 }
 
-// ControlBody is the optional body of POST /orders/{id}/cancel and /retry.
+// ControlBody is the optional body of POST /orders/{id}/cancel and /retry, and of POST
+// /sagas/{id}/cancel and /retry.
 type ControlBody struct {
 	Reason string `json:"reason"`
 }
 
-// ControlResponse is the answer of POST /orders/{id}/cancel and /retry.
+// ControlResponse is the answer of POST /orders/{id}/cancel and /retry (OrderID set), and
+// of POST /sagas/{id}/cancel and /retry (SagaID set).
 type ControlResponse struct {
-	OrderID string `json:"order_id"`
+	OrderID string `json:"order_id,omitempty"`
+	SagaID  string `json:"saga_id,omitempty"`
 	Action  string `json:"action"`
 	Status  string `json:"status"` // "accepted"
 }
@@ -433,7 +516,14 @@ type ControlResponse struct {
 // maxReason bounds a control request's reason (the schema's text limit).
 const maxReason = 1024
 
-func (s *Service) control(typ, action string) http.HandlerFunc {
+// control publishes an operator request of type typ (action saga.ControlCancel or
+// saga.ControlRetry) about the saga named in the path: an order for the /orders endpoints
+// (orders set), a saga of any type for the /sagas ones.
+func (s *Service) control(typ, action string, orders bool) http.HandlerFunc {
+	noun := "saga"
+	if orders {
+		noun = "order"
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		body, ok := s.readBody(w, r)
@@ -459,15 +549,26 @@ func (s *Service) control(typ, action string) http.HandlerFunc {
 		sum, known := s.model.Get(id)
 		if !known {
 			s.metrics.rejected.WithLabelValues("unknown_order").Inc()
-			writeError(w, http.StatusNotFound, fmt.Sprintf("order %q not found (a just-placed order appears once the orchestrator has started it)", id), nil)
+			writeError(w, http.StatusNotFound, fmt.Sprintf("%s %q not found (a saga started a moment ago appears once the orchestrator has started it)", noun, id), nil)
 			return
 		}
-		if why := refuse(action, sum.Status); why != "" {
+		if orders && !sum.IsOrder() {
+			s.metrics.rejected.WithLabelValues("unknown_order").Inc()
+			writeError(w, http.StatusNotFound, notAnOrder(sum, "/"+action), nil)
+			return
+		}
+		if why := s.refusal(sum, action); why != "" {
 			s.metrics.rejected.WithLabelValues("conflict").Inc()
 			writeError(w, http.StatusConflict, why, nil)
 			return
 		}
-		m, err := client.ControlMessage(typ, events.ControlRequest{OrderID: id, Reason: cb.Reason, RequestedBy: "api"})
+		req := events.ControlRequest{SagaID: id, Reason: cb.Reason, RequestedBy: "api"}
+		resp := ControlResponse{SagaID: id, Action: action, Status: "accepted"}
+		if orders {
+			req.SagaID, req.OrderID = "", id
+			resp.SagaID, resp.OrderID = "", id
+		}
+		m, err := client.ControlMessage(typ, req)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error(), nil)
 			return
@@ -476,20 +577,35 @@ func (s *Service) control(typ, action string) http.HandlerFunc {
 			writeError(w, http.StatusServiceUnavailable, "publishing the request: "+err.Error(), nil)
 			return
 		}
-		writeJSON(w, http.StatusAccepted, ControlResponse{OrderID: id, Action: action, Status: "accepted"})
+		writeJSON(w, http.StatusAccepted, resp)
 	}
 }
 
-// refuse says why the orchestrator would reject action on an order in status st, or "":
-// only a running saga (pending, approved) can be cancelled, only a failed one retried.
-func refuse(action string, st order.Status) string {
-	switch {
-	case action == "cancel" && st != order.StatusPending && st != order.StatusApproved:
-		return fmt.Sprintf("cannot cancel: the order is %s (only pending and approved orders can be cancelled)", st)
-	case action == "retry" && st != order.StatusFailed:
-		return fmt.Sprintf("cannot retry: the order is %s (only failed orders are retried)", st)
+// refusal says why the orchestrator would reject action on the saga as the read model
+// shows it (saga.Refusal), in the words of its definition, or "": "cannot cancel: the
+// order is completed (only pending and approved orders can be cancelled)".
+func (s *Service) refusal(sum Summary, action string) string {
+	if saga.Refusal(&saga.State{Status: sum.SagaStatus}, action) == "" {
+		return ""
 	}
-	return ""
+	noun := sum.Type + " saga"
+	if sum.IsOrder() {
+		noun = "order"
+	}
+	msg := fmt.Sprintf("cannot %s: the %s is %s", action, noun, sum.Status)
+	if ok := Accepting(s.model.definition(sum.Definition), action); len(ok) > 0 {
+		done := map[string]string{saga.ControlCancel: "cancelled", saga.ControlRetry: "retried"}[action]
+		msg += fmt.Sprintf(" (only %s %ss can be %s)", joinAnd(ok), noun, done)
+	}
+	return msg
+}
+
+// joinAnd joins words as a sentence does: "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 func (s *Service) publish(ctx context.Context, typ string, m kafkago.Message) error {
@@ -504,28 +620,45 @@ func (s *Service) publish(ctx context.Context, typ string, m kafkago.Message) er
 	return nil
 }
 
-func (s *Service) orderDAG(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	v, ok := s.model.view(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, s.notFound(id), nil)
-		return
+// dag serves a saga's DAG coloured by its state: an order's for /orders (orders set), a
+// saga's of any type for /sagas.
+func (s *Service) dag(orders bool) http.HandlerFunc {
+	noun := "saga"
+	if orders {
+		noun = "order"
 	}
-	_, st := s.detail(v)
-	lay := s.ui.layout(st.Definition)
-	if lay == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("order %q: unknown saga definition %q", id, st.Definition), nil)
-		return
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		v, ok := s.model.view(id)
+		if !ok {
+			writeError(w, http.StatusNotFound, s.notFound(noun, id), nil)
+			return
+		}
+		if orders && !v.IsOrder() {
+			writeError(w, http.StatusNotFound, notAnOrder(v.Summary, "/dag.svg"), nil)
+			return
+		}
+		_, st := s.detail(v)
+		lay := s.ui.layout(st.Definition)
+		if lay == nil {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("%s %q: unknown saga definition %q", noun, id, st.Definition), nil)
+			return
+		}
+		writeSVG(w, lay.SVG(st))
 	}
-	writeSVG(w, lay.SVG(st))
 }
 
+// sagaDiagram serves a definition's DAG: ?definition= names it by ID ("returns@v2") or
+// name (its newest version); default the first definition served.
 func (s *Service) sagaDiagram(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("definition")
 	if name == "" {
-		name = s.cfg.Definitions[0].Name
+		name = s.cfg.Definitions[0].ID()
 	}
 	lay := s.ui.layout(name)
+	if d := s.model.definition(name); lay == nil && d != nil {
+		lay = s.ui.layout(d.ID())
+	}
 	if lay == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown saga definition %q", name), nil)
 		return
@@ -541,8 +674,9 @@ func writeSVG(w http.ResponseWriter, svg []byte) {
 
 // Readiness is the answer of /readyz.
 type Readiness struct {
-	Ready  bool `json:"ready"`
-	Orders int  `json:"orders"`
+	Ready bool `json:"ready"`
+	// Orders is the number of sagas held, of every type.
+	Orders int `json:"orders"`
 }
 
 func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {

@@ -10,7 +10,7 @@ type metrics struct {
 	latency     *prometheus.HistogramVec // HTTP request duration by route
 	snapshots   *prometheus.CounterVec   // changelog records by result
 	events      *prometheus.CounterVec   // orders.events records by result
-	transitions *prometheus.CounterVec   // status changes observed live, by new status
+	transitions *prometheus.CounterVec   // status changes observed live, by saga type and new status
 	published   *prometheus.CounterVec   // records published by type and result
 	rejected    *prometheus.CounterVec   // requests refused by reason
 	sseClients  prometheus.Gauge         // open /events streams
@@ -33,8 +33,8 @@ func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
 			Name: "podium_api_events_total", Help: "orders.events records read, by result (applied: a timeline record; stale: a redelivered one; other: a lifecycle event; invalid).",
 		}, []string{"result"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "podium_api_order_transitions_total", Help: "Order status changes seen since the read model was restored, by new status.",
-		}, []string{"status"}),
+			Name: "podium_api_order_transitions_total", Help: "Saga status changes seen since the read model was restored, by saga type and new status (as the type's definition names it).",
+		}, []string{"type", "status"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podium_api_published_total", Help: "Records published by the API, by event type and result (ok, error).",
 		}, []string{"type", "result"}),
@@ -61,14 +61,16 @@ func newMetrics(reg prometheus.Registerer, m *ReadModel) (*metrics, error) {
 type ordersCollector struct{ m *ReadModel }
 
 var (
-	ordersDesc  = prometheus.NewDesc("podium_api_orders", "Orders in the read model, by status.", []string{"status"}, nil)
-	totalDesc   = prometheus.NewDesc("podium_api_orders_total_known", "Orders in the read model.", nil, nil)
-	rateDesc    = prometheus.NewDesc("podium_api_throughput_per_second", "Orders per second over the last 10s, by event (placed, completed, cancelled, failed).", []string{"event"}, nil)
-	droppedDesc = prometheus.NewDesc("podium_api_orders_dropped_total", "Orders that left the read model, by reason (retention: finished longer ago than --retention; max_orders: evicted by the --max-orders cap).", []string{"reason"}, nil)
+	ordersDesc  = prometheus.NewDesc("podium_api_orders", "Order sagas in the read model, by status (pending, approved, completed, cancelling, cancelled, failed).", []string{"status"}, nil)
+	sagasDesc   = prometheus.NewDesc("podium_api_sagas", "Sagas in the read model, by saga type and status (as the type's definition names it).", []string{"type", "status"}, nil)
+	totalDesc   = prometheus.NewDesc("podium_api_orders_total_known", "Sagas in the read model, of every type.", nil, nil)
+	rateDesc    = prometheus.NewDesc("podium_api_throughput_per_second", "Sagas per second over the last 10s, every type together, by event (placed: started; completed; cancelled: compensated; failed).", []string{"event"}, nil)
+	droppedDesc = prometheus.NewDesc("podium_api_orders_dropped_total", "Sagas that left the read model, by reason (retention: finished longer ago than --retention; max_orders: evicted by the --max-orders cap).", []string{"reason"}, nil)
 )
 
 func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- ordersDesc
+	ch <- sagasDesc
 	ch <- totalDesc
 	ch <- rateDesc
 	ch <- droppedDesc
@@ -76,8 +78,13 @@ func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 	counts, total := c.m.Counts()
-	for _, s := range Statuses {
-		ch <- prometheus.MustNewConstMetric(ordersDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	for typ, byStatus := range counts {
+		for status, n := range byStatus {
+			ch <- prometheus.MustNewConstMetric(sagasDesc, prometheus.GaugeValue, float64(n), typ, status)
+			if typ == OrderType {
+				ch <- prometheus.MustNewConstMetric(ordersDesc, prometheus.GaugeValue, float64(n), status)
+			}
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(totalDesc, prometheus.GaugeValue, float64(total))
 	for name, v := range c.m.Throughput().PerSecond {

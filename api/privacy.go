@@ -16,29 +16,30 @@ const Redacted = "[redacted]"
 // timeline details): shorter ones would mangle ordinary words.
 const minSecretLen = 4
 
-// privacy decides what of an order's data leaves podium. It is applied in one place,
-// Service.detail, which builds every view of one order: the JSON of GET /orders/{id}, the
-// order page and its live fragment, and the DAG. Summaries (lists, the dashboard, the
-// server-sent events) carry no personal data: ID, status, amounts, step counts and the
-// machine reason only.
+// privacy decides what of a saga's data leaves podium. It is applied in one place,
+// Service.detail, which builds every view of one saga, of any type: the JSON of GET
+// /orders/{id} and GET /sagas/{id}, the saga pages and their live fragments, and the DAGs.
+// Summaries (lists, the dashboard, the server-sent events) carry no personal data: ID,
+// type, status, amounts, step counts and the machine reason only.
 //
-// Rules, for the OrderPlaced input and the step results alike, at any depth of the JSON:
+// Rules, for the saga's input (an OrderPlaced, a ReturnRequested, ...) and the step results
+// alike, at any depth of the JSON:
 //   - a value under a key containing "token" (payment.token, card_token, ...) is always
-//     replaced by [Redacted], and the order's payment token is removed from every string,
-//     reasons and timeline details included;
+//     replaced by [Redacted], and the saga's payment token (the input's payment.token) is
+//     removed from every string, reasons and timeline details included;
 //   - unless showPersonal: an "email" (or "*_email") is masked to its first character and
 //     its domain (a***@example.com), and an "address" (or "*_address", e.g.
-//     shipping_address) is reduced to its city and country.
+//     shipping_address, pickup_address) is reduced to its city and country.
 //
 // A document that is not JSON is not shown at all.
 type privacy struct {
 	showPersonal bool
 }
 
-// order redacts what Service.detail shows of one order, in place: the summary's reason,
-// the saga state (its input, step results and reasons) and the timeline. st and history
-// are the caller's copies; their JSON documents are replaced, never modified.
-func (p privacy) order(sum *Summary, st *saga.State, history []events.TimelineEntry) {
+// saga redacts what Service.detail shows of one saga, in place: the summary's reason, the
+// saga state (its input, step results and reasons) and the timeline. st and history are
+// the caller's copies; their JSON documents are replaced, never modified.
+func (p privacy) saga(sum *Summary, st *saga.State, history []events.TimelineEntry) {
 	secret := paymentToken(st.Input)
 	text := func(s string) string { return scrub(s, secret) }
 	if len(st.Input) > 0 {
@@ -60,7 +61,7 @@ func (p privacy) order(sum *Summary, st *saga.State, history []events.TimelineEn
 	}
 }
 
-// scrubSnapshot removes an order's payment token from the free text of its snapshot as the
+// scrubSnapshot removes a saga's payment token from the free text of its snapshot as the
 // read model takes it in: the saga's and the steps' reasons, the step results and a
 // format-1 history. The summaries (lists, the dashboard, the server-sent events) show the
 // saga's reason.
@@ -83,7 +84,8 @@ func scrubSnapshot(js *snapshotJSON, secret string) {
 	}
 }
 
-// paymentToken is the payment token of an OrderPlaced document, "" if it has none.
+// paymentToken is the payment token of a saga's input (an OrderPlaced's or a
+// ReturnRequested's payment.token), "" if it has none.
 func paymentToken(input json.RawMessage) string {
 	var in struct {
 		Payment struct {

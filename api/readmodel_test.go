@@ -26,13 +26,13 @@ func TestReadModelRebuiltFromChangelog(t *testing.T) {
 	}
 
 	counts, total := m.Counts()
-	wantCounts := map[order.Status]int{}
+	wantCounts := map[string]int{}
 	for _, sc := range scenarios {
 		wantCounts[sc.want]++
 	}
-	for _, s := range Statuses {
-		if counts[s] != wantCounts[s] {
-			t.Errorf("count of %s: got %d, want %d", s, counts[s], wantCounts[s])
+	for _, s := range m.Statuses(OrderType) {
+		if counts[OrderType][s] != wantCounts[s] {
+			t.Errorf("count of %s: got %d, want %d", s, counts[OrderType][s], wantCounts[s])
 		}
 	}
 	if total != len(scenarios) {
@@ -102,11 +102,11 @@ func TestApplyKeepsHighestVersion(t *testing.T) {
 
 	// A tombstone drops the snapshot; the order stays with its last known summary.
 	ch, _ := m.Apply([]byte("ord-1"), nil)
-	if !ch.Applied || ch.Deleted || ch.From != order.StatusCompleted || ch.To != order.StatusCompleted {
+	if !ch.Applied || ch.Deleted || ch.From != string(order.StatusCompleted) || ch.To != string(order.StatusCompleted) {
 		t.Errorf("tombstone: got %+v, want applied, still completed, not deleted", ch)
 	}
 	v, ok := m.view("ord-1")
-	if !ok || !v.tombstoned || v.hasSnap || v.snap.steps != nil || v.Status != order.StatusCompleted || v.Total != 3998 {
+	if !ok || !v.tombstoned || v.hasSnap || v.snap.steps != nil || v.Status != string(order.StatusCompleted) || v.Total != 3998 {
 		t.Errorf("after the tombstone: got present %v tombstoned %v snapshot %v steps %d status %s total %d, "+
 			"want the completed summary without steps", ok, v.tombstoned, v.hasSnap, len(v.snap.steps), v.Status, v.Total)
 	}
@@ -189,7 +189,7 @@ func TestListPagesInStableOrder(t *testing.T) {
 			if p.Total != 123 {
 				t.Errorf("limit %d: got total %d, want 123", limit, p.Total)
 			}
-			for _, o := range p.Orders {
+			for _, o := range p.Sagas {
 				got = append(got, o.OrderID)
 			}
 			pages++
@@ -206,8 +206,8 @@ func TestListPagesInStableOrder(t *testing.T) {
 		}
 	}
 	p, _ := m.List(ListQuery{})
-	if len(p.Orders) != DefaultLimit {
-		t.Errorf("default limit: got %d orders, want %d", len(p.Orders), DefaultLimit)
+	if len(p.Sagas) != DefaultLimit {
+		t.Errorf("default limit: got %d orders, want %d", len(p.Sagas), DefaultLimit)
 	}
 }
 
@@ -217,12 +217,12 @@ func TestListFiltersByStatus(t *testing.T) {
 		applyRun(t, m, sc.run(t, "ord-"+sc.name, t0.Add(time.Duration(i)*time.Minute)))
 	}
 	tests := []struct {
-		status order.Status
+		status string
 		want   []string
 	}{
-		{order.StatusCancelled, []string{"ord-cancelled", "ord-declined"}}, // newest first
-		{order.StatusFailed, []string{"ord-failed"}},
-		{order.StatusPending, []string{"ord-pending"}},
+		{string(order.StatusCancelled), []string{"ord-cancelled", "ord-declined"}}, // newest first
+		{string(order.StatusFailed), []string{"ord-failed"}},
+		{string(order.StatusPending), []string{"ord-pending"}},
 		{"", []string{"ord-failed", "ord-cancelling", "ord-cancelled", "ord-declined", "ord-completed", "ord-approved", "ord-pending"}},
 	}
 	for _, tc := range tests {
@@ -231,7 +231,7 @@ func TestListFiltersByStatus(t *testing.T) {
 			t.Fatalf("status %q: %v", tc.status, err)
 		}
 		var got []string
-		for _, o := range p.Orders {
+		for _, o := range p.Sagas {
 			got = append(got, o.OrderID)
 		}
 		if !slices.Equal(got, tc.want) {
@@ -282,7 +282,7 @@ func TestChangesReportEachOrderOnce(t *testing.T) {
 	}
 	m.Apply([]byte("ord-a"), nil)
 	got, next, _ = m.Changes(next)
-	if len(got) != 1 || got[0].Deleted || got[0].Status != order.StatusCompleted {
+	if len(got) != 1 || got[0].Deleted || got[0].Status != string(order.StatusCompleted) {
 		t.Errorf("after a tombstone: got %+v, want ord-a, still completed", got)
 	}
 	clock.Add(DefaultRetention)

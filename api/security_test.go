@@ -18,6 +18,7 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/returns"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -60,7 +61,8 @@ func TestTokenGuardsEveryEndpointButProbesAndMetrics(t *testing.T) {
 
 	guarded := []string{"/orders", "/orders?status=failed", "/orders/ord-completed", "/orders/ord-completed/dag.svg",
 		"/saga/diagram.svg", "/", "/ui/orders", "/ui/orders/ord-completed", "/ui/orders/ord-completed/live", "/ui/saga",
-		"/ui/go?id=ord-completed", "/events"}
+		"/ui/go?id=ord-completed", "/events", "/sagas", "/sagas?type=returns", "/sagas/ret-refunded", "/sagas/ret-refunded/dag.svg",
+		"/saga/diagram.svg?definition=returns", "/ui/sagas", "/ui/sagas/ret-refunded", "/ui/sagas/ret-refunded/live"}
 	for _, target := range guarded {
 		// An API client without credentials: 401 with a JSON error.
 		r := do(t, h, "GET", target, nil, "Accept", "application/json")
@@ -189,7 +191,7 @@ func TestDashboardLoginSession(t *testing.T) {
 	}
 }
 
-// Personal data of the orders of TestNoPaymentTokenLeaves.
+// Personal data of the orders and returns of TestNoPaymentTokenLeaves.
 const (
 	secretToken    = "tok_S3CRET-9f3c2a7b"
 	secretEmail    = "jane.doe@example.com"
@@ -214,9 +216,24 @@ func secretPlaced(t testing.TB, id string) json.RawMessage {
 	})
 }
 
-// secretRuns are sagas of orders with secretPlaced as input, in several states; workers
-// that echo the token in a result and in a reason, and an operator who pasted it in a
-// cancel reason, included.
+func secretRequested(t testing.TB, id string) json.RawMessage {
+	t.Helper()
+	return mustJSON(t, events.ReturnRequested{
+		ReturnID: id,
+		OrderID:  "sec-completed",
+		Customer: events.Customer{ID: "cus-9", Email: secretEmail},
+		Currency: "EUR",
+		Items:    []events.Item{{SKU: "SKU-RED-1", Quantity: 1, UnitPrice: 500}},
+		Refund:   500,
+		Payment:  events.Payment{Token: secretToken},
+		PickupAddress: events.Address{Name: secretName, Line1: secretStreet, City: "Lyon",
+			PostalCode: secretPostCode, Country: "FR"},
+	})
+}
+
+// secretRuns are sagas of orders with secretPlaced as input and of returns with
+// secretRequested as input, in several states; workers that echo the token in a result
+// and in a reason, and an operator who pasted it in a cancel reason, included.
 func secretRuns(t *testing.T, at time.Time) []*sagaRun {
 	t.Helper()
 	start := func(id string) *sagaRun {
@@ -238,7 +255,16 @@ func secretRuns(t *testing.T, at time.Time) []*sagaRun {
 	cancelled := start("sec-cancelled").ok(order.StepReserveInventory)
 	echo(cancelled, order.StepAuthorizePayment)
 	cancelled.apply(saga.CancelInput("customer called, card " + secretToken))
-	return []*sagaRun{pending, completed, declined, cancelled}
+
+	refunded := newReturnRun(t, "sec-ret-refunded", at, secretRequested(t, "sec-ret-refunded")).ok(returns.StepSchedulePickup, returns.StepRestock)
+	refunded.apply(saga.ReplyInput(refunded.s.Steps[returns.StepRefundPayment].Do.CommandID, returns.StepRefundPayment, saga.ReplySuccess, "",
+		json.RawMessage(`{"refund_id":"ref-1","token":"`+secretToken+`"}`)))
+	refunded.ok(returns.StepSendRefundNotice)
+	declinedReturn := newReturnRun(t, "sec-ret-declined", at, secretRequested(t, "sec-ret-declined")).ok(returns.StepSchedulePickup, returns.StepRestock)
+	declinedReturn.reply(returns.StepRefundPayment, false, saga.ReplyFailure, "refund_declined: "+secretToken)
+	cancelledReturn := newReturnRun(t, "sec-ret-cancelled", at, secretRequested(t, "sec-ret-cancelled"))
+	cancelledReturn.apply(saga.CancelInput("refund to " + secretToken + " please"))
+	return []*sagaRun{pending, completed, declined, cancelled, refunded, declinedReturn, cancelledReturn}
 }
 
 // applyRuns feeds runs to s as the orchestrator would have written them.
@@ -282,9 +308,13 @@ func TestNoPaymentTokenLeaves(t *testing.T) {
 				ids = append(ids, r.s.SagaID)
 			}
 			targets := []string{"/", "/orders", "/orders?status=cancelled", "/orders?status=pending", "/ui/orders",
-				"/ui/orders?status=cancelled", "/ui/saga", "/metrics"}
+				"/ui/orders?status=cancelled", "/ui/saga", "/metrics", "/sagas", "/sagas?type=returns", "/sagas?status=rejecting",
+				"/ui/sagas", "/ui/sagas?type=returns"}
 			for _, id := range ids {
-				targets = append(targets, "/orders/"+id, "/orders/"+id+"/dag.svg", "/ui/orders/"+id, "/ui/orders/"+id+"/live")
+				targets = append(targets, "/sagas/"+id, "/sagas/"+id+"/dag.svg", "/ui/sagas/"+id, "/ui/sagas/"+id+"/live")
+				if !strings.HasPrefix(id, "sec-ret-") {
+					targets = append(targets, "/orders/"+id, "/orders/"+id+"/dag.svg", "/ui/orders/"+id, "/ui/orders/"+id+"/live")
+				}
 			}
 			for _, target := range targets {
 				r := do(t, s.Handler(), "GET", target, nil)
@@ -310,7 +340,7 @@ func TestNoPaymentTokenLeaves(t *testing.T) {
 						t.Fatal(err)
 					}
 					for _, o := range oe.Orders {
-						seen[o.OrderID] = true
+						seen[o.SagaID] = true
 					}
 				}
 			}
@@ -353,6 +383,27 @@ func TestNoPaymentTokenLeaves(t *testing.T) {
 				}
 				if st.Name == order.StepAuthorizePayment && (json.Unmarshal(st.Result, &res) != nil || res.AuthorizationID != "auth-1" || res.CardToken != Redacted) {
 					t.Errorf("authorize-payment result: got %s, want the authorization ID kept and the token redacted", st.Result)
+				}
+			}
+
+			// And of a return: its ReturnRequested, the refund's result.
+			var ret SagaDetail
+			do(t, s.Handler(), "GET", "/sagas/sec-ret-refunded", nil).json(t, &ret)
+			var requested events.ReturnRequested
+			if err := json.Unmarshal(ret.Input, &requested); err != nil {
+				t.Fatalf("return: %s: %v", ret.Input, err)
+			}
+			if requested.Payment.Token != Redacted || requested.Customer.Email != wantEmail || requested.PickupAddress != wantAddr ||
+				requested.Refund != 500 || requested.OrderID != "sec-completed" {
+				t.Errorf("return: got %s, want the token redacted, email %s and pickup address %+v", ret.Input, wantEmail, wantAddr)
+			}
+			for _, st := range ret.Steps {
+				var res struct {
+					RefundID string `json:"refund_id"`
+					Token    string `json:"token"`
+				}
+				if st.Name == returns.StepRefundPayment && (json.Unmarshal(st.Result, &res) != nil || res.RefundID != "ref-1" || res.Token != Redacted) {
+					t.Errorf("refund-payment result: got %s, want the refund ID kept and the token redacted", st.Result)
 				}
 			}
 		})
@@ -420,17 +471,19 @@ func TestMutatingRequestsNeedJSONFromThisOrigin(t *testing.T) {
 		{"a cross-site request from an allowed origin", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://ops.example"}, 202},
 	}
 	accepted := 0
-	for _, tc := range tests {
-		r := do(t, h, "POST", "/orders/ord-pending/cancel", []byte(`{"reason":"test"}`), tc.header...)
-		if r.code != tc.wantCode {
-			t.Errorf("%s: got %d %s, want %d", tc.name, r.code, r.body, tc.wantCode)
-		}
-		var eb ErrorBody
-		if r.code >= 400 && (json.Unmarshal(r.body, &eb) != nil || eb.Error == "") {
-			t.Errorf("%s: got %s, want a JSON error", tc.name, r.body)
-		}
-		if tc.wantCode == 202 {
-			accepted++
+	for _, target := range []string{"/orders/ord-pending/cancel", "/sagas/ret-requested/cancel"} {
+		for _, tc := range tests {
+			r := do(t, h, "POST", target, []byte(`{"reason":"test"}`), tc.header...)
+			if r.code != tc.wantCode {
+				t.Errorf("%s %s: got %d %s, want %d", target, tc.name, r.code, r.body, tc.wantCode)
+			}
+			var eb ErrorBody
+			if r.code >= 400 && (json.Unmarshal(r.body, &eb) != nil || eb.Error == "") {
+				t.Errorf("%s %s: got %s, want a JSON error", target, tc.name, r.body)
+			}
+			if tc.wantCode == 202 {
+				accepted++
+			}
 		}
 	}
 	if n := len(pub.messages()); n != accepted {

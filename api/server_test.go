@@ -21,6 +21,7 @@ import (
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
 	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/returns"
 )
 
 // fakePublisher records what would be written to Kafka.
@@ -46,8 +47,10 @@ func (p *fakePublisher) messages() []kafkago.Message {
 	return slices.Clone(p.msgs)
 }
 
-// newTestService returns a service that is not connected to Kafka, its model holding one
-// order of every scenario ("ord-<scenario>"), and its fake publisher.
+// newTestService returns a service that is not connected to Kafka, serving the built-in
+// definitions (the default), its model holding one order of every scenario
+// ("ord-<scenario>") and, updated after them, one return of every returns scenario
+// ("ret-<scenario>"), and its fake publisher.
 func newTestService(t *testing.T, mod func(*Config)) (*Service, *fakePublisher) {
 	t.Helper()
 	pub := &fakePublisher{}
@@ -66,16 +69,16 @@ func newTestService(t *testing.T, mod func(*Config)) (*Service, *fakePublisher) 
 	t.Cleanup(func() { s.Close() })
 	s.model.now = (&testClock{now: t0.Add(time.Hour)}).Now
 	for i, sc := range scenarios {
-		r := sc.run(t, "ord-"+sc.name, t0.Add(time.Duration(i)*time.Minute))
-		for i, snap := range r.snaps {
-			if tl := r.records[i]; len(tl.Entries) > 0 {
-				s.applyEvent(timelineMessage(t, tl))
-			}
-			s.apply(kafkago.Message{Key: []byte(snap.SagaID), Value: mustJSON(t, snap)})
-		}
+		applyRuns(t, s, sc.run(t, "ord-"+sc.name, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	for i, sc := range returnScenarios {
+		applyRuns(t, s, sc.run(t, "ret-"+sc.name, t0.Add(time.Duration(10+i)*time.Minute)))
 	}
 	return s, pub
 }
+
+// held is the number of sagas newTestService holds.
+var held = len(scenarios) + len(returnScenarios)
 
 type response struct {
 	code   int
@@ -116,7 +119,7 @@ func TestGetOrder(t *testing.T) {
 	}
 	var d OrderDetail
 	r.json(t, &d)
-	if d.OrderID != "ord-cancelled" || d.Status != order.StatusCancelled || d.Reason != "customer changed their mind" {
+	if d.OrderID != "ord-cancelled" || d.Status != string(order.StatusCancelled) || d.Reason != "customer changed their mind" {
 		t.Errorf("got %s %s %q, want ord-cancelled cancelled with the cancel reason", d.OrderID, d.Status, d.Reason)
 	}
 	wantSteps := []struct {
@@ -221,8 +224,8 @@ func TestListOrders(t *testing.T) {
 	r := do(t, h, "GET", "/orders?status=shipped", nil)
 	var eb ErrorBody
 	r.json(t, &eb)
-	if !slices.Equal(eb.ValidStatuses, Statuses) {
-		t.Errorf("unknown status: got valid statuses %v, want %v", eb.ValidStatuses, Statuses)
+	if want := []string{"pending", "approved", "completed", "cancelling", "cancelled", "failed"}; !slices.Equal(eb.ValidStatuses, want) {
+		t.Errorf("unknown status: got valid statuses %v, want %v", eb.ValidStatuses, want)
 	}
 
 	// Paging with the cursor visits every order once.
@@ -425,6 +428,10 @@ func TestTokenGuardsReadsAndWrites(t *testing.T) {
 		{"place with the token", "POST", "/orders", "Bearer s3cret", 202},
 		{"cancel without token", "POST", "/orders/ord-pending/cancel", "", 401},
 		{"cancel with the token", "POST", "/orders/ord-pending/cancel", "Bearer s3cret", 202},
+		{"cancel a saga without token", "POST", "/sagas/ret-requested/cancel", "", 401},
+		{"cancel a saga with the token", "POST", "/sagas/ret-requested/cancel", "Bearer s3cret", 202},
+		{"read a saga without token", "GET", "/sagas/ret-requested", "", 401},
+		{"read a saga with the token", "GET", "/sagas/ret-requested", "Bearer s3cret", 200},
 		{"read without token", "GET", "/orders/ord-pending", "", 401},
 		{"read with a wrong token", "GET", "/orders/ord-pending", "Bearer nope", 401},
 		{"read with the token", "GET", "/orders/ord-pending", "Bearer s3cret", 200},
@@ -442,8 +449,8 @@ func TestTokenGuardsReadsAndWrites(t *testing.T) {
 			t.Errorf("%s: got WWW-Authenticate %q, want Bearer", tc.name, r.header.Get("WWW-Authenticate"))
 		}
 	}
-	if n := len(pub.messages()); n != 2 {
-		t.Errorf("got %d records published, want 2 (the authorised requests)", n)
+	if n := len(pub.messages()); n != 3 {
+		t.Errorf("got %d records published, want 3 (the authorised requests)", n)
 	}
 }
 
@@ -460,8 +467,8 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 	r := do(t, h, "GET", "/readyz", nil)
 	var rd Readiness
 	r.json(t, &rd)
-	if r.code != 200 || !rd.Ready || rd.Orders != len(scenarios) {
-		t.Errorf("readyz after the restore: got %d %+v, want 200 ready with %d orders", r.code, rd, len(scenarios))
+	if r.code != 200 || !rd.Ready || rd.Orders != held {
+		t.Errorf("readyz after the restore: got %d %+v, want 200 ready with %d sagas", r.code, rd, held)
 	}
 	do(t, h, "GET", "/orders/ord-nope", nil)
 	do(t, h, "POST", "/orders", []byte("{"))
@@ -473,7 +480,10 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 		`podium_api_orders{status="completed"} 1`,
 		`podium_api_orders{status="failed"} 1`,
 		`podium_api_orders{status="pending"} 1`,
-		`podium_api_orders_total_known 7`,
+		`podium_api_orders_total_known 13`,
+		`podium_api_sagas{status="cancelled",type="order"} 2`,
+		`podium_api_sagas{status="refunded",type="returns"} 1`,
+		`podium_api_sagas{status="picked-up",type="returns"} 1`,
 		`podium_api_snapshots_total{result="applied"}`,
 		`podium_api_http_requests_total{code="404",method="GET",route="GET /orders/{id}"} 1`,
 		`podium_api_rejected_requests_total{reason="invalid"} 1`,
@@ -526,7 +536,8 @@ func TestDashboardPages(t *testing.T) {
 		wantCode int
 		want     []string
 	}{
-		{"/", 200, []string{`data-count="cancelled">2<`, `data-count="total">7<`, `/static/dashboard.js`}},
+		{"/", 200, []string{`data-count="order/cancelled">2<`, `data-count="order/total">7<`, `data-count="returns/rejected">1<`,
+			`data-count="returns/total">6<`, `data-count="total">13<`, `/static/dashboard.js`}},
 		{"/ui/orders?status=cancelled", 200, []string{`href="/ui/orders/ord-cancelled"`, `href="/ui/orders/ord-declined"`}},
 		{"/ui/orders?status=bogus", 400, []string{"unknown status", "valid: pending, approved"}},
 		{"/ui/orders/ord-cancelled", 200, []string{`<svg xmlns="http://www.w3.org/2000/svg" class="saga-diagram"`, `class="timeline"`, "customer changed their mind", `/static/order.js`}},
@@ -603,8 +614,11 @@ func TestEventsStreamStatsAndChanges(t *testing.T) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Total != len(scenarios) || st.Counts[order.StatusCancelled] != 2 || st.Throughput.Window != 10 {
-		t.Errorf("stats: got total %d, %d cancelled, window %d; want %d, 2, 10", st.Total, st.Counts[order.StatusCancelled], st.Throughput.Window, len(scenarios))
+	if st.Total != held || st.Counts[string(order.StatusCancelled)] != 2 || st.Throughput.Window != 10 {
+		t.Errorf("stats: got total %d, %d cancelled, window %d; want %d, 2, 10", st.Total, st.Counts[string(order.StatusCancelled)], st.Throughput.Window, held)
+	}
+	if got := st.Types[returns.DefinitionName]; got[returns.StatusRefunded] != 1 || got[returns.StatusPickedUp] != 1 || len(got) != 6 {
+		t.Errorf("stats: got returns counts %v, want each of the six statuses, one refunded and one picked up", got)
 	}
 
 	// A change after the stream opened arrives as an "orders" event.
@@ -624,7 +638,7 @@ func TestEventsStreamStatsAndChanges(t *testing.T) {
 		if err := json.Unmarshal(data, &oe); err != nil {
 			t.Fatal(err)
 		}
-		if len(oe.Orders) != 1 || oe.Orders[0].OrderID != "ord-live" || oe.Orders[0].Status != order.StatusCompleted {
+		if len(oe.Orders) != 1 || oe.Orders[0].OrderID != "ord-live" || oe.Orders[0].Status != string(order.StatusCompleted) {
 			t.Fatalf("orders event: got %+v, want ord-live completed", oe)
 		}
 		break

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	pkafka "github.com/podiumhq/podium/internal/kafka"
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/sagas"
 )
 
 // Defaults of Config.
@@ -69,17 +69,20 @@ type Config struct {
 	// MaxSSEClients caps the open /events streams; beyond it /events answers 503 with
 	// Retry-After. Default: 100.
 	MaxSSEClients int
-	// Retention is how long a finished order (completed or cancelled) stays in the read
-	// model after it finished; match the orchestrator's --retention. Default: 7 days.
+	// Retention is how long a finished saga (completed or compensated: an order completed
+	// or cancelled, a return refunded or rejected) stays in the read model after it
+	// finished; match the orchestrator's --retention. Default: 7 days.
 	Retention time.Duration
-	// MaxOrders caps the orders the read model holds; beyond it the finished orders that
-	// finished first are dropped (orders in flight never are). Default: 100,000.
+	// MaxOrders caps the sagas (of every type) the read model holds; beyond it the finished
+	// sagas that finished first are dropped (sagas in flight never are). Default: 100,000.
 	MaxOrders int
 	// MaxBody is the largest request body accepted, in bytes; larger ones get 413.
 	// Default: 1 MiB.
 	MaxBody int64
-	// Definitions are the saga definitions whose states are shown (steps, DAG).
-	// Default: the order saga (order.Definition()).
+	// Definitions are the saga definitions served: they name the statuses of their sagas
+	// and draw their steps and DAGs (sagas of other definitions are listed all the same,
+	// with the engine's statuses). The first is the default of /saga/diagram.svg.
+	// Default: every built-in saga type (sagas.Definitions(): the order saga, returns).
 	Definitions []*saga.Definition
 	// Publisher writes OrderPlaced and control requests. Default: a writer from
 	// internal/kafka.NewProducer(Kafka), closed by Close.
@@ -102,7 +105,7 @@ func (c Config) withDefaults() Config {
 		c.MaxSSEClients = DefaultMaxSSEClients
 	}
 	if len(c.Definitions) == 0 {
-		c.Definitions = []*saga.Definition{order.Definition()}
+		c.Definitions = sagas.Definitions()
 	}
 	return c
 }
@@ -137,14 +140,19 @@ func (c Config) Validate() error {
 	if _, err := crossOrigin(c.AllowedOrigins); err != nil {
 		errs = append(errs, err)
 	}
+	ids := map[string]bool{}
 	for _, d := range c.Definitions {
 		if d == nil {
 			errs = append(errs, errors.New("definitions: nil definition"))
 			continue
 		}
 		if err := d.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("definition %q: %w", d.Name, err))
+			errs = append(errs, fmt.Errorf("definition %q: %w", d.ID(), err))
 		}
+		if ids[d.ID()] {
+			errs = append(errs, fmt.Errorf("definition %q: given twice", d.ID()))
+		}
+		ids[d.ID()] = true
 	}
 	return errors.Join(errs...)
 }
@@ -156,7 +164,7 @@ type Service struct {
 	model   *ReadModel
 	pub     Publisher
 	ownPub  *pkafka.Producer
-	defs    map[string]*saga.Definition
+	defs    map[string]*saga.Definition // by ID
 	metrics *metrics
 	handler http.Handler
 	ui      *ui
@@ -191,7 +199,7 @@ func New(cfg Config) (*Service, error) {
 		restored: make(chan struct{}),
 	}
 	for _, d := range cfg.Definitions {
-		s.defs[d.Name] = d
+		s.defs[d.ID()] = d
 	}
 	if cfg.Token != "" {
 		s.guard = newGuard(cfg.Token)

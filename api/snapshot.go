@@ -10,7 +10,6 @@ import (
 	"time"
 	"unique"
 
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -113,11 +112,15 @@ type snapState struct {
 	input      json.RawMessage
 	stepsDone  uint16
 	stepsTotal uint16
-	// approved is set when the order saga's approved milestone was reached.
-	approved bool
 }
 
 const milestoneSep = "\x00"
+
+// lastMilestone is the latest milestone of the snapshot, "" if none was reached.
+func (s *snapState) lastMilestone() string {
+	ms := s.milestones.String()
+	return ms[strings.LastIndex(ms, milestoneSep)+1:]
+}
 
 // stepRec is one step of a snapshot in 24 bytes.
 type stepRec struct {
@@ -220,7 +223,8 @@ func (m *ReadModel) decodeSnapshot(key, value []byte) (*decodedSnapshot, error) 
 		return nil, errors.New("decoding snapshot: no order ID in key or state")
 	}
 	var in struct {
-		Total    int64  `json:"total"`
+		Total    int64  `json:"total"`  // an order's
+		Refund   int64  `json:"refund"` // a return's
 		Currency string `json:"currency"`
 		Payment  struct {
 			Token string `json:"token"`
@@ -244,9 +248,11 @@ func (m *ReadModel) decodeSnapshot(key, value []byte) (*decodedSnapshot, error) 
 	}
 	if hasInput {
 		s.total, s.currency = in.Total, intern(in.Currency)
+		if in.Total == 0 {
+			s.total = in.Refund
+		}
 	}
 	s.milestones = intern(strings.Join(js.Milestones, milestoneSep))
-	s.approved = slices.Contains(js.Milestones, order.MilestoneApproved)
 	d := m.defs[js.Definition]
 	names := make([]string, 0, len(js.Steps))
 	for name := range js.Steps {

@@ -6,36 +6,46 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/podiumhq/podium/orchestrator/order"
 )
 
 // sseInterval is how often /events pushes stats and changes.
 const sseInterval = time.Second
 
-// maxSSEOrders bounds the orders of one "orders" event; with more changes the event says
+// maxSSEOrders bounds the sagas of one "orders" event; with more changes the event says
 // reset and the client reloads its lists.
 const maxSSEOrders = 200
 
 // Stats is the data of the "stats" server-sent event.
 type Stats struct {
-	Time       time.Time            `json:"time"`
-	Ready      bool                 `json:"ready"`
-	Total      int                  `json:"total"`
-	Counts     map[order.Status]int `json:"counts"`
-	Throughput Throughput           `json:"throughput"`
+	Time  time.Time `json:"time"`
+	Ready bool      `json:"ready"`
+	// Total is the number of sagas held, of every type.
+	Total int `json:"total"`
+	// Counts is the number of sagas in each status, every type together.
+	Counts map[string]int `json:"counts"`
+	// Types is the number of sagas of each type in each of its statuses
+	// (ReadModel.Counts).
+	Types      map[string]map[string]int `json:"types"`
+	Throughput Throughput                `json:"throughput"`
 }
 
-// OrdersEvent is the data of the "orders" server-sent event: the orders that changed
-// since the previous one (newest first). Reset means more changed than listed: reload.
+// OrdersEvent is the data of the "orders" server-sent event: the sagas of every type that
+// changed since the previous one (newest first). Reset means more changed than listed:
+// reload.
 type OrdersEvent struct {
 	Orders []Summary `json:"orders"`
 	Reset  bool      `json:"reset"`
 }
 
 func (s *Service) stats() Stats {
-	counts, total := s.model.Counts()
-	return Stats{Time: time.Now().UTC(), Ready: s.model.Ready(), Total: total, Counts: counts, Throughput: s.model.Throughput()}
+	types, total := s.model.Counts()
+	counts := map[string]int{}
+	for _, byStatus := range types {
+		for st, n := range byStatus {
+			counts[st] += n
+		}
+	}
+	return Stats{Time: time.Now().UTC(), Ready: s.model.Ready(), Total: total, Counts: counts, Types: types, Throughput: s.model.Throughput()}
 }
 
 // sseWriteTimeout bounds each write of a stream; the server's WriteTimeout does not apply

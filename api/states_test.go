@@ -10,12 +10,13 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/returns"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
-// sagaRun drives the real order saga engine to produce what the orchestrator would write:
-// every state version, in order, and for each the timeline record of the history entries
-// that version appended.
+// sagaRun drives the real saga engine (the order saga's or the returns saga's definition)
+// to produce what the orchestrator would write: every state version, in order, and for each
+// the timeline record of the history entries that version appended.
 type sagaRun struct {
 	t       testing.TB
 	d       *saga.Definition
@@ -26,7 +27,12 @@ type sagaRun struct {
 	history []events.TimelineEntry // every entry so far
 }
 
-var testDefinition = order.Definition()
+var (
+	testDefinition    = order.Definition()
+	returnsDefinition = returns.Definition()
+	// testDefinitions are what a test service serves: the order saga and returns.
+	testDefinitions = []*saga.Definition{testDefinition, returnsDefinition}
+)
 
 // placedJSON is a valid OrderPlaced document.
 func placedJSON(t testing.TB, id string) json.RawMessage {
@@ -156,21 +162,92 @@ func runFailed(t testing.TB, id string, at time.Time) *sagaRun {
 	return r
 }
 
-// scenario names a run and the order status it ends in.
+// requestedJSON is a valid ReturnRequested document.
+func requestedJSON(t testing.TB, id string) json.RawMessage {
+	t.Helper()
+	return mustJSON(t, events.ReturnRequested{
+		ReturnID: id,
+		OrderID:  "ord-returned",
+		Customer: events.Customer{ID: "cus-8", Email: "grace@example.com"},
+		Currency: "EUR",
+		Items:    []events.Item{{SKU: "SKU-BLUE-2", Quantity: 1, UnitPrice: 2500}},
+		Refund:   2500,
+		Payment:  events.Payment{Token: "tok_mastercard"},
+		PickupAddress: events.Address{Name: "Grace H.", Line1: "9 Harbour Rd", City: "Hamburg",
+			PostalCode: "20095", Country: "DE"},
+	})
+}
+
+// newReturnRun starts a returns saga on input (requestedJSON when nil).
+func newReturnRun(t testing.TB, id string, start time.Time, input json.RawMessage) *sagaRun {
+	t.Helper()
+	if input == nil {
+		input = requestedJSON(t, id)
+	}
+	r := &sagaRun{t: t, d: returnsDefinition, now: start}
+	r.apply(saga.StartInput(id, input, 43, ""))
+	return r
+}
+
+// The returns scenarios: each returns the run at its end state.
+
+func runReturnRequested(t testing.TB, id string, at time.Time) *sagaRun {
+	return newReturnRun(t, id, at, nil)
+}
+
+func runReturnPickedUp(t testing.TB, id string, at time.Time) *sagaRun {
+	return newReturnRun(t, id, at, nil).ok(returns.StepSchedulePickup)
+}
+
+func runReturnRefunded(t testing.TB, id string, at time.Time) *sagaRun {
+	return runReturnPickedUp(t, id, at).ok(returns.StepRestock, returns.StepRefundPayment, returns.StepSendRefundNotice)
+}
+
+// runReturnRejecting: the items cannot be restocked; the refund is still in flight.
+func runReturnRejecting(t testing.TB, id string, at time.Time) *sagaRun {
+	r := runReturnPickedUp(t, id, at)
+	r.reply(returns.StepRestock, false, saga.ReplyFailure, "not_restockable")
+	return r
+}
+
+// runReturnRejected: the refund is made, then cancelled, and the pickup cancelled.
+func runReturnRejected(t testing.TB, id string, at time.Time) *sagaRun {
+	return runReturnRejecting(t, id, at).ok(returns.StepRefundPayment).undone(returns.StepRefundPayment, returns.StepSchedulePickup)
+}
+
+// runReturnFailed: the refund cannot be cancelled: the return waits for an operator.
+func runReturnFailed(t testing.TB, id string, at time.Time) *sagaRun {
+	r := runReturnRejecting(t, id, at).ok(returns.StepRefundPayment)
+	r.reply(returns.StepRefundPayment, true, saga.ReplyFailure, "refund_settled")
+	return r
+}
+
+// returnScenarios name a returns run and the status it ends in; their sagas are
+// "ret-<name>".
+var returnScenarios = []scenario{
+	{"requested", runReturnRequested, returns.StatusRequested},
+	{"picked-up", runReturnPickedUp, returns.StatusPickedUp},
+	{"refunded", runReturnRefunded, returns.StatusRefunded},
+	{"rejecting", runReturnRejecting, returns.StatusRejecting},
+	{"rejected", runReturnRejected, returns.StatusRejected},
+	{"failed", runReturnFailed, returns.StatusFailed},
+}
+
+// scenario names a run and the status it ends in, as its definition names it.
 type scenario struct {
 	name string
 	run  func(testing.TB, string, time.Time) *sagaRun
-	want order.Status
+	want string
 }
 
 var scenarios = []scenario{
-	{"pending", runPending, order.StatusPending},
-	{"approved", runApproved, order.StatusApproved},
-	{"completed", runCompleted, order.StatusCompleted},
-	{"declined", runDeclined, order.StatusCancelled},
-	{"cancelled", runCancelled, order.StatusCancelled},
-	{"cancelling", runCancelling, order.StatusCancelling},
-	{"failed", runFailed, order.StatusFailed},
+	{"pending", runPending, string(order.StatusPending)},
+	{"approved", runApproved, string(order.StatusApproved)},
+	{"completed", runCompleted, string(order.StatusCompleted)},
+	{"declined", runDeclined, string(order.StatusCancelled)},
+	{"cancelled", runCancelled, string(order.StatusCancelled)},
+	{"cancelling", runCancelling, string(order.StatusCancelling)},
+	{"failed", runFailed, string(order.StatusFailed)},
 }
 
 func mustJSON(t testing.TB, v any) []byte {
@@ -186,8 +263,14 @@ func TestScenariosEndInTheirStatus(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, sc := range scenarios {
 		r := sc.run(t, "ord-"+sc.name, at)
-		if got := order.StatusOf(r.s); got != sc.want {
+		if got := string(order.StatusOf(r.s)); got != sc.want {
 			t.Errorf("%s: got status %s, want %s", sc.name, got, sc.want)
+		}
+	}
+	for _, sc := range returnScenarios {
+		r := sc.run(t, "ret-"+sc.name, at)
+		if got := returnsDefinition.Label(r.s); got != sc.want {
+			t.Errorf("return %s: got status %s, want %s", sc.name, got, sc.want)
 		}
 	}
 }
@@ -270,12 +353,12 @@ func (c *testClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// newTestModel returns a read model of the order saga with the given limits whose clock
-// stands at t0 + 1h (the scenarios run at t0) until the test moves it.
+// newTestModel returns a read model of the order saga and returns with the given limits
+// whose clock stands at t0 + 1h (the scenarios run at t0) until the test moves it.
 func newTestModel(t testing.TB, lim Limits) (*ReadModel, *testClock) {
 	t.Helper()
 	c := &testClock{now: t0.Add(time.Hour)}
-	m := NewReadModel(lim, testDefinition)
+	m := NewReadModel(lim, testDefinitions...)
 	m.now = c.Now
 	return m, c
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/podiumhq/podium/events"
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -60,11 +59,11 @@ type timeline struct {
 	// gen is the highest writer generation of the records applied (0: none said).
 	gen int32
 	// status is the saga status the last applied record reported (zero: none).
-	status  sym
-	dropped uint32 // older entries no longer held
-	n       uint16 // entries in data, at most TimelineLimit
-	// approved is set once an entry recorded the order saga's approved milestone.
-	approved bool
+	status sym
+	// milestone is the latest milestone an entry recorded (zero: none).
+	milestone sym
+	dropped   uint32 // older entries no longer held
+	n         uint16 // entries in data, at most TimelineLimit
 }
 
 // timelineMarks is how many of its last records an order's timeline remembers, to replace
@@ -146,7 +145,7 @@ func (t *timeline) mark(base *uint64, version uint64, start uint32) {
 }
 
 // truncate keeps the first cut entries ever held (dropped ones included) and forgets the
-// marks of the records after them; approved and last are recomputed from what is kept.
+// marks of the records after them; milestone and last are recomputed from what is kept.
 func (t *timeline) truncate(cut int64, orderID string, syms *symbols) {
 	keep := cut - int64(t.dropped)
 	switch {
@@ -170,11 +169,11 @@ func (t *timeline) truncate(cut int64, orderID string, syms *symbols) {
 		}
 	}
 	t.nmarks = uint8(n)
-	t.approved, t.last = false, 0
+	t.milestone, t.last = sym{}, 0
 	for _, e := range t.entries(orderID, syms) {
 		t.last = max(t.last, e.Time.UnixNano())
-		if e.Kind == saga.HistoryMilestone && e.Detail == order.MilestoneApproved {
-			t.approved = true
+		if e.Kind == saga.HistoryMilestone {
+			t.milestone = intern(e.Detail)
 		}
 	}
 }
@@ -647,34 +646,56 @@ func decodeTimeline(key, value []byte, headers []events.Header) (*timelineRecord
 	return &rec, nil
 }
 
-// reachesApproved reports whether entries record the order saga's approved milestone.
-func reachesApproved(entries []timelineEntryJSON) bool {
-	for i := range entries {
-		if entries[i].Kind == saga.HistoryMilestone && entries[i].Detail == order.MilestoneApproved {
-			return true
+// lastMilestone is the latest milestone entries record, "" if none.
+func lastMilestone(entries []timelineEntryJSON) string {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Kind == saga.HistoryMilestone {
+			return entries[i].Detail
 		}
 	}
-	return false
+	return ""
 }
 
-// rejection is a podium.order.control-rejected.v1 event as the read model uses it.
+// rejection is a rejected operator request (podium.order.control-rejected.v1 or
+// podium.saga.control-rejected.v1) as the read model uses it.
 type rejection struct {
 	events.ControlOutcome
 	at time.Time
 }
 
+// sagaID is the saga the request was about.
+func (r *rejection) sagaID() string {
+	if r.SagaID != "" {
+		return r.SagaID
+	}
+	return r.OrderID
+}
+
+// rejectedMarker is what the types of rejected operator requests have in common, to tell
+// them from the other records of orders.events without decoding.
+const rejectedMarker = "control-rejected.v"
+
+func isRejectionType(t string) bool {
+	return t == events.TypeOrderControlRejected || t == events.TypeSagaControlRejected
+}
+
 // decodeRejection reads a record of orders.events that is a rejected operator request
-// the saga's timeline does not record itself (events.ControlOutcome.Recorded unset).
+// (of an order or of a saga of any type) the saga's timeline does not record itself
+// (events.ControlOutcome.Recorded unset).
 func decodeRejection(key, value []byte, headers []events.Header) (rejection, bool) {
-	if !bytes.Contains(value, []byte(events.TypeOrderControlRejected)) && !hasType(headers, events.TypeOrderControlRejected) {
+	if typ, ok := headerType(headers); ok {
+		if !isRejectionType(typ) {
+			return rejection{}, false
+		}
+	} else if !bytes.Contains(value, []byte(rejectedMarker)) {
 		return rejection{}, false
 	}
 	env, err := events.Decode(events.Record{Topic: events.TopicOrdersEvents, Key: key, Value: value, Headers: headers})
-	if err != nil || env.Type != events.TypeOrderControlRejected {
+	if err != nil || !isRejectionType(env.Type) {
 		return rejection{}, false
 	}
 	var r rejection
-	if env.DecodeData(&r.ControlOutcome) != nil || r.Recorded {
+	if env.DecodeData(&r.ControlOutcome) != nil || r.Recorded || r.sagaID() == "" {
 		return rejection{}, false
 	}
 	r.at = env.Time
@@ -684,35 +705,37 @@ func decodeRejection(key, value []byte, headers []events.Header) (rejection, boo
 	return r, true
 }
 
-func hasType(headers []events.Header, typ string) bool {
+// headerType is the CloudEvents type of a binary-mode record (ok false: not binary mode).
+func headerType(headers []events.Header) (string, bool) {
 	for _, h := range headers {
 		if strings.EqualFold(h.Key, events.BinaryHeaderPrefix+"type") {
-			return string(h.Value) == typ
+			return string(h.Value), true
 		}
 	}
-	return false
+	return "", false
 }
 
-// applyRejection adds a rejected operator request to the timeline of an order the model
+// applyRejection adds a rejected operator request to the timeline of a saga the model
 // holds, as a "rejected" entry (the engine's kind for the rejections it records itself).
 // The version is unchanged; a repeated event (a redo) is added once.
 func (m *ReadModel) applyRejection(r rejection) Change {
+	id := r.sagaID()
 	detail := r.Action + ": " + r.Message + " (" + r.Reason + ", request " + r.RequestID + ")"
 	if r.Message == "" {
 		detail = r.Action + ": " + r.Reason + " (request " + r.RequestID + ")"
 	}
-	pre := m.syms.prepare(r.OrderID, []timelineEntryJSON{{Time: r.at, Kind: saga.HistoryRejected, Detail: detail}})
+	pre := m.syms.prepare(id, []timelineEntryJSON{{Time: r.at, Kind: saga.HistoryRejected, Detail: detail}})
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e := m.orders[r.OrderID]
+	e := m.orders[id]
 	if e == nil {
-		return Change{OrderID: r.OrderID, Other: true}
+		return Change{SagaID: id, Other: true}
 	}
-	if tl := e.tl.entries(r.OrderID, m.syms); len(tl) > 0 && tl[len(tl)-1].Kind == saga.HistoryRejected && tl[len(tl)-1].Detail == detail {
-		return Change{OrderID: r.OrderID, From: e.status, To: e.status}
+	if tl := e.tl.entries(id, m.syms); len(tl) > 0 && tl[len(tl)-1].Kind == saga.HistoryRejected && tl[len(tl)-1].Detail == detail {
+		return e.unchanged()
 	}
-	return m.change(r.OrderID, e, func(e *entry) {
+	return m.change(id, e, func(e *entry) {
 		e.tl.add(pre, TimelineLimit)
 	})
 }

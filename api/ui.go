@@ -9,12 +9,12 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/podiumhq/podium/api/diagram"
-	"github.com/podiumhq/podium/orchestrator/order"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
@@ -33,14 +33,14 @@ const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-s
 type ui struct {
 	s       *Service
 	pages   map[string]*template.Template
-	layouts map[string]*diagram.Layout // by definition name, computed once
+	layouts map[string]*diagram.Layout // by definition ID, computed once
 	static  http.Handler
 }
 
 func newUI(s *Service) (*ui, error) {
 	u := &ui{s: s, pages: map[string]*template.Template{}, layouts: map[string]*diagram.Layout{}}
 	for _, d := range s.cfg.Definitions {
-		u.layouts[d.Name] = diagram.New(d)
+		u.layouts[d.ID()] = diagram.New(d)
 	}
 	funcs := template.FuncMap{
 		"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
@@ -56,6 +56,7 @@ func newUI(s *Service) (*ui, error) {
 		"dur":        func(d time.Duration) string { return d.String() },
 		"window":     window,
 		"attempts":   func(r saga.RetryPolicy) int { return r.WithDefaults().MaxAttempts },
+		"sagaPage":   sagaPage,
 	}
 	for _, page := range []string{"index", "orders", "order", "saga", "notfound", "login"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
@@ -72,14 +73,26 @@ func newUI(s *Service) (*ui, error) {
 	return u, nil
 }
 
-// layout returns the layout of a definition, nil if unknown.
+// layout returns the layout of a definition by its ID, nil if unknown.
 func (u *ui) layout(definition string) *diagram.Layout { return u.layouts[definition] }
+
+// sagaPage is the dashboard page of a saga: /ui/orders/{id} for an order, /ui/sagas/{id}
+// for a saga of another type.
+func sagaPage(sum Summary) string {
+	if sum.IsOrder() {
+		return "/ui/orders/" + url.PathEscape(sum.SagaID)
+	}
+	return "/ui/sagas/" + url.PathEscape(sum.SagaID)
+}
 
 func (u *ui) routes(mux *http.ServeMux, handle func(string, http.HandlerFunc)) {
 	handle("GET /{$}", u.index)
-	handle("GET /ui/orders", u.orders)
-	handle("GET /ui/orders/{id}", u.order)
-	handle("GET /ui/orders/{id}/live", u.orderLive)
+	handle("GET /ui/orders", u.list(true))
+	handle("GET /ui/orders/{id}", u.showSaga(true))
+	handle("GET /ui/orders/{id}/live", u.sagaLive(true))
+	handle("GET /ui/sagas", u.list(false))
+	handle("GET /ui/sagas/{id}", u.showSaga(false))
+	handle("GET /ui/sagas/{id}/live", u.sagaLive(false))
 	handle("GET /ui/saga", u.saga)
 	handle("GET /login", u.loginPage)
 	handle("POST /login", u.login)
@@ -87,10 +100,15 @@ func (u *ui) routes(mux *http.ServeMux, handle func(string, http.HandlerFunc)) {
 	handle("GET /ui/go", func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimSpace(r.URL.Query().Get("id"))
 		if id == "" || strings.Contains(id, "/") {
-			http.Redirect(w, r, "/ui/orders", http.StatusSeeOther)
+			http.Redirect(w, r, "/ui/sagas", http.StatusSeeOther)
 			return
 		}
-		http.Redirect(w, r, "/ui/orders/"+url.PathEscape(id), http.StatusSeeOther)
+		// A saga not held (yet) gets the order page, which waits for it.
+		target := "/ui/orders/" + url.PathEscape(id)
+		if sum, ok := u.s.model.Get(id); ok {
+			target = sagaPage(sum)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
 	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
@@ -101,10 +119,9 @@ func (u *ui) routes(mux *http.ServeMux, handle func(string, http.HandlerFunc)) {
 
 // page is what every page template gets.
 type page struct {
-	Title    string
-	Nav      string
-	Ready    bool
-	Statuses []order.Status
+	Title string
+	Nav   string
+	Ready bool
 	// Auth is set when the API requires a token: the pages offer to log out.
 	Auth bool
 	Data any
@@ -112,7 +129,6 @@ type page struct {
 
 func (u *ui) render(w http.ResponseWriter, code int, name, tmpl string, p page) {
 	p.Ready = u.s.model.Ready()
-	p.Statuses = Statuses
 	p.Auth = u.s.guard != nil
 	var buf bytes.Buffer
 	if err := u.pages[name].ExecuteTemplate(&buf, tmpl, p); err != nil {
@@ -130,76 +146,216 @@ func (u *ui) render(w http.ResponseWriter, code int, name, tmpl string, p page) 
 	_, _ = w.Write(buf.Bytes())
 }
 
+// tile is one status of a saga type with its count, on the dashboard and the list pages.
+type tile struct {
+	Type, Status string
+	// Tone is the engine's status of Status (running, completed, ...), which colours it
+	// where the stylesheet does not know the label.
+	Tone  string
+	Count int
+	Href  string
+}
+
+// typeTiles are the counts of one saga type.
+type typeTiles struct {
+	Type  string
+	Href  string // the list of its sagas
+	Tiles []tile
+	Total int
+}
+
+// listHref is the dashboard's list of the sagas of type typ (every type for ""), in
+// status ("" every status).
+func listHref(typ, status string) string {
+	v := url.Values{}
+	if status != "" {
+		v.Set("status", status)
+	}
+	base := "/ui/orders"
+	if typ != OrderType {
+		base = "/ui/sagas"
+		if typ != "" {
+			v.Set("type", typ)
+		}
+	}
+	if len(v) == 0 {
+		return base
+	}
+	return base + "?" + v.Encode()
+}
+
+// tiles are the counts by status of every saga type held or served: the served types first,
+// in the order of Config.Definitions, each with every one of its statuses.
+func (u *ui) tiles() ([]typeTiles, int) {
+	counts, total := u.s.model.Counts()
+	types := u.s.model.Types()
+	var others []string
+	for t := range counts {
+		if !slices.Contains(types, t) {
+			others = append(others, t)
+		}
+	}
+	slices.Sort(others)
+	var out []typeTiles
+	for _, t := range append(types, others...) {
+		tt := typeTiles{Type: t, Href: listHref(t, "")}
+		d := u.s.model.byName[t] // nil for a type not served
+		seen := map[string]bool{}
+		for _, ls := range labelStates(d) {
+			seen[ls.label] = true
+			tt.Tiles = append(tt.Tiles, tile{Type: t, Status: ls.label, Tone: string(ls.state.Status), Count: counts[t][ls.label], Href: listHref(t, ls.label)})
+		}
+		var odd []string // statuses of sagas the definitions do not name
+		for st := range counts[t] {
+			if !seen[st] {
+				odd = append(odd, st)
+			}
+		}
+		slices.Sort(odd)
+		for _, st := range odd {
+			tt.Tiles = append(tt.Tiles, tile{Type: t, Status: st, Tone: st, Count: counts[t][st], Href: listHref(t, st)})
+		}
+		for _, tl := range tt.Tiles {
+			tt.Total += tl.Count
+		}
+		if d == nil && tt.Total == 0 {
+			continue
+		}
+		out = append(out, tt)
+	}
+	return out, total
+}
+
 // indexData is the dashboard's first paint; the script keeps it live.
 type indexData struct {
-	Counts map[order.Status]int
-	Total  int
+	Types []typeTiles
+	Total int
 }
 
 func (u *ui) index(w http.ResponseWriter, _ *http.Request) {
-	counts, total := u.s.model.Counts()
-	u.render(w, http.StatusOK, "index", "index", page{Title: "podium", Nav: "dashboard", Data: indexData{Counts: counts, Total: total}})
+	types, total := u.tiles()
+	u.render(w, http.StatusOK, "index", "index", page{Title: "podium", Nav: "dashboard", Data: indexData{Types: types, Total: total}})
 }
 
-type ordersData struct {
-	Status order.Status
-	Page   Page
-	Counts map[order.Status]int
-	Total  int
-	Error  string
-	Next   string
+// listData is a list page: the orders (/ui/orders), or the sagas of any or one type
+// (/ui/sagas).
+type listData struct {
+	// Orders is set for /ui/orders.
+	Orders bool
+	// Type and Status are the filters ("" for none).
+	Type, Status string
+	// Noun names what is listed: "orders", "sagas", "returns sagas".
+	Noun string
+	// Types are the type filters of /ui/sagas, AllTypes its unfiltered list; Filters the
+	// status filters of the type (every type's statuses, summed, for none); All the list of
+	// the type in every status.
+	Types    []typeTiles
+	AllTypes tile
+	Filters  []tile
+	All      tile
+	Page     SagaPage
+	Error    string
+	Next     string
 }
 
-func (u *ui) orders(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	d := ordersData{Status: order.Status(q.Get("status"))}
-	d.Counts, d.Total = u.s.model.Counts()
-	code := http.StatusOK
-	p, err := u.s.model.List(ListQuery{Status: d.Status, Cursor: q.Get("cursor")})
-	if err != nil {
-		code, d.Error = http.StatusBadRequest, err.Error()
-		if d.Status != "" && !validStatus(d.Status) {
-			d.Error += " (valid: " + joinStatuses() + ")"
+// list serves /ui/orders (orders set) and /ui/sagas.
+func (u *ui) list(orders bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		d := listData{Orders: orders, Type: OrderType, Status: q.Get("status"), Noun: "orders"}
+		if !orders {
+			d.Type, d.Noun = q.Get("type"), "sagas"
+			if d.Type != "" {
+				d.Noun = d.Type + " sagas"
+			}
 		}
-	}
-	d.Page = p
-	if p.NextCursor != "" {
-		v := url.Values{"cursor": {p.NextCursor}}
+		types, total := u.tiles()
+		d.All = tile{Type: d.Type, Status: "all", Count: total, Href: listHref(d.Type, "")}
+		if !orders {
+			d.Types, d.AllTypes = types, tile{Count: total, Href: listHref("", "")}
+		}
+		if d.Type == "" {
+			sum := map[string]int{}
+			var order []string
+			for _, tt := range types {
+				for _, tl := range tt.Tiles {
+					if _, ok := sum[tl.Status]; !ok {
+						order = append(order, tl.Status)
+					}
+					sum[tl.Status] += tl.Count
+				}
+			}
+			for _, st := range order {
+				d.Filters = append(d.Filters, tile{Status: st, Count: sum[st], Href: listHref("", st)})
+			}
+		} else {
+			d.All.Count = 0
+			for _, tt := range types {
+				if tt.Type == d.Type {
+					d.Filters, d.All.Count = tt.Tiles, tt.Total
+				}
+			}
+		}
+		code := http.StatusOK
+		lq := ListQuery{Type: d.Type, Status: d.Status, Cursor: q.Get("cursor")}
+		var err error
+		switch {
+		case !orders && d.Type != "" && !u.s.model.KnownType(d.Type):
+			err = fmt.Errorf("unknown saga type %q (valid: %s)", d.Type, strings.Join(u.s.model.Types(), ", "))
+		case d.Status != "" && !u.s.model.ValidStatus(d.Type, d.Status):
+			err = fmt.Errorf("unknown status %q (valid: %s)", d.Status, strings.Join(u.s.model.Statuses(d.Type), ", "))
+		default:
+			d.Page, err = u.s.model.List(lq)
+		}
+		if err != nil {
+			code, d.Error = http.StatusBadRequest, err.Error()
+		}
+		if d.Page.NextCursor != "" {
+			d.Next = listHref(d.Type, d.Status)
+			sep := "?"
+			if strings.Contains(d.Next, "?") {
+				sep = "&"
+			}
+			d.Next += sep + url.Values{"cursor": {d.Page.NextCursor}}.Encode()
+		}
+		title := d.Noun
 		if d.Status != "" {
-			v.Set("status", string(d.Status))
+			title = d.Status + " " + d.Noun
 		}
-		d.Next = "/ui/orders?" + v.Encode()
+		nav := "sagas"
+		if orders {
+			nav = "orders"
+		}
+		u.render(w, code, "orders", "orders", page{Title: title + " · podium", Nav: nav, Data: d})
 	}
-	title := "orders"
-	if d.Status != "" {
-		title = string(d.Status) + " orders"
-	}
-	u.render(w, code, "orders", "orders", page{Title: title + " · podium", Nav: "orders", Data: d})
 }
 
-func joinStatuses() string {
-	s := make([]string, len(Statuses))
-	for i, st := range Statuses {
-		s[i] = string(st)
-	}
-	return strings.Join(s, ", ")
-}
-
-// orderData is the order page.
+// orderData is the page of one saga: an order's (/ui/orders/{id}) or a saga's of any
+// type (/ui/sagas/{id}).
 type orderData struct {
-	ID     string
-	Found  bool
-	Detail OrderDetail
-	SVG    template.HTML
-	Steps  []StepView
-	// Limits is the read model's window, for the page of an order it does not hold.
+	ID string
+	// Orders is set for /ui/orders/{id}: the links are the /orders endpoints.
+	Orders bool
+	// Noun names the saga: "order", "saga".
+	Noun string
+	// API and UI are the saga's JSON (/orders/{id}, /sagas/{id}) and page.
+	API, UI string
+	Found   bool
+	Detail  SagaDetail
+	SVG     template.HTML
+	Steps   []StepView
+	// Limits is the read model's window, for the page of a saga it does not hold.
 	Limits Limits
 }
 
-func (u *ui) orderData(id string) orderData {
-	d := orderData{ID: id, Limits: u.s.model.Limits()}
+func (u *ui) orderData(id string, orders bool) orderData {
+	d := orderData{ID: id, Orders: orders, Noun: "saga", API: "/sagas/" + url.PathEscape(id), UI: "/ui/sagas/" + url.PathEscape(id),
+		Limits: u.s.model.Limits()}
+	if orders {
+		d.Noun, d.API, d.UI = "order", "/orders/"+url.PathEscape(id), "/ui/orders/"+url.PathEscape(id)
+	}
 	v, ok := u.s.model.view(id)
-	if !ok {
+	if !ok || (orders && !v.IsOrder()) {
 		return d
 	}
 	det, st := u.s.detail(v)
@@ -211,23 +367,38 @@ func (u *ui) orderData(id string) orderData {
 	return d
 }
 
-func (u *ui) order(w http.ResponseWriter, r *http.Request) {
-	d := u.orderData(r.PathValue("id"))
-	if !d.Found {
-		u.render(w, http.StatusNotFound, "notfound", "notfound", page{Title: "order not found · podium", Nav: "orders", Data: d})
-		return
+// showSaga serves /ui/orders/{id} (orders set) and /ui/sagas/{id}. The order page of a
+// saga of another type sends the browser to its saga page.
+func (u *ui) showSaga(orders bool) http.HandlerFunc {
+	nav := "sagas"
+	if orders {
+		nav = "orders"
 	}
-	u.render(w, http.StatusOK, "order", "order", page{Title: d.ID + " · podium", Nav: "orders", Data: d})
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if sum, ok := u.s.model.Get(id); ok && orders && !sum.IsOrder() {
+			http.Redirect(w, r, sagaPage(sum), http.StatusSeeOther)
+			return
+		}
+		d := u.orderData(id, orders)
+		if !d.Found {
+			u.render(w, http.StatusNotFound, "notfound", "notfound", page{Title: d.Noun + " not found · podium", Nav: nav, Data: d})
+			return
+		}
+		u.render(w, http.StatusOK, "order", "order", page{Title: d.ID + " · podium", Nav: nav, Data: d})
+	}
 }
 
-// orderLive renders the live part of an order page, for its script to swap in.
-func (u *ui) orderLive(w http.ResponseWriter, r *http.Request) {
-	d := u.orderData(r.PathValue("id"))
-	code := http.StatusOK
-	if !d.Found {
-		code = http.StatusNotFound
+// sagaLive renders the live part of a saga page, for its script to swap in.
+func (u *ui) sagaLive(orders bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d := u.orderData(r.PathValue("id"), orders)
+		code := http.StatusOK
+		if !d.Found {
+			code = http.StatusNotFound
+		}
+		u.render(w, code, "order", "order-live", page{Data: d})
 	}
-	u.render(w, code, "order", "order-live", page{Data: d})
 }
 
 type sagaData struct {
@@ -242,7 +413,7 @@ type sagaView struct {
 func (u *ui) saga(w http.ResponseWriter, _ *http.Request) {
 	var d sagaData
 	for _, def := range u.s.cfg.Definitions {
-		d.Definitions = append(d.Definitions, sagaView{Def: def, SVG: template.HTML(u.layout(def.Name).SVG(nil))}) //nolint:gosec // escaped by diagram
+		d.Definitions = append(d.Definitions, sagaView{Def: def, SVG: template.HTML(u.layout(def.ID()).SVG(nil))}) //nolint:gosec // escaped by diagram
 	}
 	u.render(w, http.StatusOK, "saga", "saga", page{Title: "saga · podium", Nav: "saga", Data: d})
 }

@@ -170,34 +170,16 @@ func (l *Layout) step(b *bytes.Buffer, n Node, s *saga.State) {
 		num(tx), num(n.Y+20+2*lineH), pal.Stroke, esc(fit(statusLine(*n.Step, n.Kind == KindOnCompensated, st), inner, charSmall)))
 
 	if n.Step.Undo != nil {
-		l.undoStrip(b, n, s, st)
+		l.undoStrip(b, n, s)
 	}
 	fmt.Fprintf(b, `<rect class="border" x="%s" y="%s" width="%s" height="%s" rx="8" fill="none" stroke="%s" stroke-width="2"%s/>`,
 		num(n.X), num(n.Y), num(n.W), num(n.H), pal.Stroke, dash)
 	b.WriteString("</g>")
 }
 
-// undoState is the state of a step's compensation: its step state while compensating or
-// done compensating, "not_needed" when the saga compensates but this step has nothing to
-// undo, "" otherwise.
-func undoState(s *saga.State, st *saga.StepState) string {
-	if s == nil || st == nil {
-		return ""
-	}
-	switch st.Status {
-	case saga.StepCompensating, saga.StepCompensated, saga.StepCompensationFailed:
-		return string(st.Status)
-	}
-	if s.Status == saga.StatusCompensating || s.Status == saga.StatusCompensated || s.Status == saga.StatusFailed {
-		if st.Status == saga.StepSkipped || (st.Status == saga.StepFailed && st.Outcome == saga.OutcomeFailure) {
-			return "not_needed"
-		}
-	}
-	return ""
-}
-
-func (l *Layout) undoStrip(b *bytes.Buffer, n Node, s *saga.State, st *saga.StepState) {
-	u := undoState(s, st)
+// undoStrip draws a step's compensation, coloured by its state (saga.UndoState).
+func (l *Layout) undoStrip(b *bytes.Buffer, n Node, s *saga.State) {
+	u := saga.UndoState(s, n.Name)
 	pal := Palette{"#9aa1ab", "#f7f7f8"}
 	if p, ok := Colours[saga.StepStatus(u)]; ok {
 		pal = p
@@ -231,7 +213,7 @@ func undoLabel(undoState string) string {
 	switch undoState {
 	case string(saga.StepCompensationFailed):
 		return "failed"
-	case "not_needed":
+	case saga.UndoNotNeeded:
 		return "not needed"
 	}
 	return undoState

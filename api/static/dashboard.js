@@ -1,8 +1,8 @@
-// podium dashboard home: live counts, throughput and order tables.
+// podium dashboard home: live counts by saga type and status, throughput and saga tables.
 'use strict';
 
 (() => {
-  const { stream, money, ago, el, badge, orderLink } = window.podium;
+  const { stream, money, ago, el, badge, sagaLink } = window.podium;
   const tables = [...document.querySelectorAll('table.orders[data-query]')];
 
   function setCount(key, value) {
@@ -32,7 +32,14 @@
   }
 
   function onStats(s) {
-    for (const [status, n] of Object.entries(s.counts)) setCount(status, n);
+    for (const [type, counts] of Object.entries(s.types || {})) {
+      let total = 0;
+      for (const [status, n] of Object.entries(counts)) {
+        setCount(type + '/' + status, n);
+        total += n;
+      }
+      setCount(type + '/total', total);
+    }
     setCount('total', s.total);
     for (const [k, v] of Object.entries(s.throughput.per_second)) {
       const node = document.querySelector('[data-rate="' + k + '"]');
@@ -44,25 +51,26 @@
   function row(table, o) {
     const withReason = table.id === 'failed-orders';
     const cells = [
-      el('td', {}, orderLink(o.order_id)),
-      el('td', {}, badge(o.status)),
+      el('td', {}, sagaLink(o)),
+      el('td', { class: 'type' }, o.type),
+      el('td', {}, badge(o)),
       withReason
         ? el('td', { class: 'reason' }, (o.failed_step ? o.failed_step + ': ' : '') + (o.reason || ''))
         : el('td', {}, o.steps_done + '/' + o.steps_total),
       el('td', { class: 'num' }, money(o.total, o.currency)),
       el('td', {}, el('time', { datetime: o.updated_at, title: o.updated_at }, ago(o.updated_at))),
     ];
-    return el('tr', { 'data-order-id': o.order_id }, ...cells);
+    return el('tr', { 'data-saga-id': o.saga_id }, ...cells);
   }
 
   async function loadTable(table) {
-    const r = await fetch('/orders?' + table.dataset.query);
+    const r = await fetch('/sagas?' + table.dataset.query);
     if (!r.ok) return;
     const page = await r.json();
     const body = table.tBodies[0];
-    body.replaceChildren(...page.orders.map((o) => row(table, o)));
+    body.replaceChildren(...page.sagas.map((o) => row(table, o)));
     const empty = table.parentElement.querySelector('.empty');
-    if (empty) empty.hidden = page.orders.length > 0;
+    if (empty) empty.hidden = page.sagas.length > 0;
   }
 
   // Reload the tables at most once a second, and once more if changes came meanwhile.

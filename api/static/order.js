@@ -1,20 +1,23 @@
-// podium order page: live refresh of the DAG, steps and timeline; cancel and retry.
+// podium saga page (an order's or a saga's of any type): live refresh of the DAG, steps
+// and timeline; cancel and retry.
 'use strict';
 
 (() => {
   const { stream, post } = window.podium;
   const root = document.getElementById('order');
-  const id = root.dataset.orderId;
+  const id = root.dataset.sagaId;
+  const api = root.dataset.api; // the saga's JSON: /orders/{id} or /sagas/{id}
+  const livePath = root.dataset.live; // its live fragment
   let version = Number(root.dataset.version || 0);
 
-  // Offer only what the orchestrator would accept: cancel while running, retry when failed.
+  // Offer only what the orchestrator would accept: the server lists it (data-actions) as
+  // the engine decides it.
   function updateActions() {
     const live = root.querySelector('.order-live');
-    const status = live ? live.dataset.status : '';
-    const cancel = document.querySelector('#actions [data-action="cancel"]');
-    const retry = document.querySelector('#actions [data-action="retry"]');
-    if (cancel) cancel.hidden = !(status === 'pending' || status === 'approved');
-    if (retry) retry.hidden = status !== 'failed';
+    const offered = new Set(((live && live.dataset.actions) || '').split(' ').filter(Boolean));
+    for (const button of document.querySelectorAll('#actions button[data-action]')) {
+      button.hidden = !offered.has(button.dataset.action);
+    }
   }
   updateActions();
 
@@ -24,9 +27,9 @@
     if (loading) { again = true; return; }
     loading = true;
     try {
-      const r = await fetch('/ui/orders/' + encodeURIComponent(id) + '/live');
+      const r = await fetch(livePath);
       if (r.ok && version === 0) {
-        window.location.reload(); // the order appeared: load the whole page
+        window.location.reload(); // the saga appeared: load the whole page
         return;
       }
       if (r.ok || r.status === 404) {
@@ -44,9 +47,9 @@
 
   stream({
     orders: (ev) => {
-      // Any change of this order: its snapshot, a timeline record (which may arrive before
+      // Any change of this saga: its snapshot, a timeline record (which may arrive before
       // or after the snapshot of the same version), or its leaving the read model.
-      if (ev.reset || ev.orders.some((o) => o.order_id === id)) refresh();
+      if (ev.reset || ev.orders.some((o) => o.saga_id === id)) refresh();
     },
   });
 
@@ -57,12 +60,12 @@
       const button = e.target.closest('button[data-action]');
       if (!button) return;
       const action = button.dataset.action;
-      const reason = window.prompt('Reason for the ' + action + ' (recorded in the order history):', action + ' requested from the dashboard');
+      const reason = window.prompt('Reason for the ' + action + ' (recorded in the saga history):', action + ' requested from the dashboard');
       if (reason === null) return;
       result.className = 'action-result';
       result.textContent = action + '…';
       try {
-        const r = await post('/orders/' + encodeURIComponent(id) + '/' + action, { reason });
+        const r = await post(api + '/' + action, { reason });
         const body = await r.json().catch(() => ({}));
         result.className = 'action-result ' + (r.ok ? 'ok' : 'bad');
         result.textContent = r.ok ? action + ' requested' : (body.error || r.statusText);

@@ -77,13 +77,17 @@ window.podium = (() => {
     return e;
   }
 
-  function badge(status) {
-    return el('span', { class: 'badge status-' + status }, status || '?');
+  // badge shows a saga's status (s: a summary): coloured by its label where the stylesheet
+  // knows it, else by the engine's status.
+  function badge(s) {
+    return el('span', { class: 'badge saga-' + s.saga_status + ' status-' + s.status }, s.status || '?');
   }
 
-  function orderLink(id) {
-    return el('a', { href: '/ui/orders/' + encodeURIComponent(id), class: 'order-link' }, id);
+  // sagaLink links a saga (s: a summary) to its page: an order's, or a saga's of any type.
+  function sagaLink(s) {
+    const page = s.order_id ? '/ui/orders/' : '/ui/sagas/';
+    return el('a', { href: page + encodeURIComponent(s.saga_id), class: 'order-link' }, s.saga_id);
   }
 
-  return { stream, post, money, ago, el, badge, orderLink };
+  return { stream, post, money, ago, el, badge, sagaLink };
 })();

@@ -10,6 +10,7 @@ import (
 
 	"github.com/podiumhq/podium/api"
 	"github.com/podiumhq/podium/internal/tracing"
+	"github.com/podiumhq/podium/sagas"
 )
 
 func newAPICmd() *cobra.Command {
@@ -31,11 +32,12 @@ func newAPICmd() *cobra.Command {
 		Use:   "api",
 		Short: "Serve the read model, the HTTP API, the dashboard and /metrics",
 		Long: "podium api reads every partition of podium.saga-state (status, steps) and orders.events\n" +
-			"(each order's timeline) into a bounded in-memory read model and serves the orders API\n" +
-			"(GET/POST /orders, cancel, retry), the live dashboard at /, /healthz, /readyz (ready once\n" +
-			"both topics are restored) and /metrics. It holds the orders in flight and the finished ones\n" +
-			"for --retention after they finished, at most --max-orders orders (oldest finished dropped\n" +
-			"first). Run as many as you like: each builds its own read model.\n\n" +
+			"(each saga's timeline) into a bounded in-memory read model of the sagas of every built-in\n" +
+			"type (orders, returns) and serves the orders API (GET/POST /orders, cancel, retry), the\n" +
+			"sagas API for every type (GET /sagas, cancel, retry), the live dashboard at /, /healthz,\n" +
+			"/readyz (ready once both topics are restored) and /metrics. It holds the sagas in flight and\n" +
+			"the finished ones for --retention after they finished, at most --max-orders sagas (oldest\n" +
+			"finished dropped first). Run as many as you like: each builds its own read model.\n\n" +
 			"With --token every endpoint but /healthz, /readyz and /metrics needs it (Authorization: Bearer, or the\n" +
 			"dashboard's login page). Payment tokens are never shown; email and address are masked unless\n" +
 			"--show-personal-data. POSTs must be application/json from this origin or --allowed-origins.",
@@ -63,6 +65,7 @@ func newAPICmd() *cobra.Command {
 				MaxBody:          int64(maxBody),
 				Retention:        retention,
 				MaxOrders:        maxOrders,
+				Definitions:      sagas.Definitions(),
 				Logger:           log,
 			}
 			// The security settings, never the token itself.
@@ -104,11 +107,11 @@ func newAPICmd() *cobra.Command {
 	intFlag(fs, &maxSSE, "max-sse-clients", api.DefaultMaxSSEClients, "most open /events streams; beyond it 503 with Retry-After")
 	intFlag(fs, &maxBody, "max-body", api.DefaultMaxBody, "largest request body accepted, in bytes (larger: 413)")
 	durationFlag(fs, &retention, "retention", api.DefaultRetention,
-		"how long a finished order (completed, cancelled) stays in the read model after it finished; match the orchestrator's --retention")
+		"how long a finished saga (an order completed or cancelled, a return refunded or rejected) stays in the read model after it finished; match the orchestrator's --retention")
 	stringFlag(fs, &published, "published-on", "",
 		"host interface a container runtime publishes the API's port on (compose sets it from PODIUM_API_BIND): the API refuses to start when it is not a loopback address and --token is empty")
 	intFlag(fs, &maxOrders, "max-orders", api.DefaultMaxOrders,
-		"most orders held (~720 bytes each); beyond it the oldest finished are dropped, orders in flight never")
+		"most sagas held, of every type (~720 bytes each); beyond it the oldest finished are dropped, sagas in flight never")
 	return cmd
 }
 
