@@ -157,7 +157,7 @@ func TestControlRejectedVisibly(t *testing.T) {
 		}
 		for _, e := range d.History {
 			if e.Kind == saga.HistoryRejected && strings.Contains(e.Detail, req) {
-				return d.Status == order.StatusCompleted, fmt.Sprintf("status %s", d.Status)
+				return d.Status == string(order.StatusCompleted), fmt.Sprintf("status %s", d.Status)
 			}
 		}
 		return false, fmt.Sprintf("status %s, %d history entries, none the rejection", d.Status, len(d.History))

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestDevExit runs the README's first command as a user would, with --exit: every order
-// terminal, each outcome as the order demands, exit status 0.
+// and every return terminal, each outcome as the order or return demands, exit status 0.
 func TestDevExit(t *testing.T) {
 	bin := podiumBinary(t)
 	port, err := devstack.FreePort()
@@ -58,7 +58,7 @@ func TestDevExit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, bin, "dev", "--orders", "120", "--exit", "--timeout", "3m",
+	cmd := exec.CommandContext(ctx, bin, "dev", "--orders", "120", "--returns", "40", "--exit", "--timeout", "3m",
 		"--broker-addr", "127.0.0.1:"+strconv.Itoa(port), "--api-addr", "127.0.0.1:"+strconv.Itoa(apiPort),
 		"--orchestrator-metrics-addr", "", "--log-level", "warn")
 	var stdout, stderr bytes.Buffer
@@ -67,7 +67,8 @@ func TestDevExit(t *testing.T) {
 		t.Fatalf("podium dev --exit: %v\nstdout:\n%s\nstderr (tail):\n%s", err, stdout.String(), devstack.Tail(stderr.String(), 40))
 	}
 	out := stdout.String()
-	for _, want := range []string{"orders placed: 120, terminal: 120, pending: 0", "completed", "cancelled by reason:"} {
+	for _, want := range []string{"orders placed: 120, terminal: 120, pending: 0", "completed", "cancelled by reason:",
+		"returns requested: 40, terminal: 40, pending: 0", "refunded", "rejected by reason:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
