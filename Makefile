@@ -17,9 +17,11 @@ dev:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/podium
 
-## test: vet, format check, and every test tier that runs without Docker pulls (a few minutes)
+## test: vet, format check, and every test tier that runs without Docker pulls (a few minutes),
+## then the example module examples/trip (its own go.mod: vet and tests)
 test: vet fmt-check
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	cd examples/trip && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 
 ## test-short: the pure tiers only (no broker)
 test-short:
