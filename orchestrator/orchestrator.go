@@ -121,3 +121,24 @@ func CheckPartitions(ctx context.Context, cfg Config) error {
 	}
 	return nil
 }
+
+// CreateTopics creates every topic that cfg's saga types and their workers need and that does
+// not exist yet, and verifies the ones that do: each start topic, orders.control,
+// orders.events, podium.saga-state (compacted), orders.dlq, and per worker of the
+// definitions "<worker>.commands", ".replies", ".processed" (compacted) and ".dlq", all with
+// cfg.Partitions partitions (dead-letter topics: one, or any existing count), with the same
+// settings as `podium topics create` (retention of 7 days on the non-compacted topics). An
+// existing topic whose partition count or cleanup policy differs is an error listing every
+// difference; nothing existing is changed. It is idempotent. Production clusters usually
+// create topics by their own process; CreateTopics suits development and tests.
+func CreateTopics(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := validateSagaTypes(cfg.Sagas); err != nil {
+		return err
+	}
+	specs := pkafka.SagaTopics(cfg.Partitions, startTopics(cfg.Sagas), cfg.Workers)
+	if err := pkafka.EnsureTopics(ctx, cfg.Kafka, specs); err != nil {
+		return fmt.Errorf("creating topics: %w", err)
+	}
+	return nil
+}

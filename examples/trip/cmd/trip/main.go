@@ -110,10 +110,12 @@ func run(ctx context.Context, args []string, out io.Writer, log zerolog.Logger) 
 	log.Info().Strs("brokers", cfg.brokers).Int("partitions", cfg.partitions).
 		Bool("create_topics", cfg.createTopics).Int("demo", cfg.demo).Msg("configuration")
 	kcfg := kafkaconf.Config{Brokers: cfg.brokers, ClientID: "trip"}
-	sagaType := trip.Saga(trip.Options{})
-
+	ocfg := orchestrator.Config{
+		Kafka: kcfg, Sagas: []orchestrator.SagaType{trip.Saga(trip.Options{})}, Partitions: cfg.partitions,
+		Logger: log.With().Str("component", "orchestrator").Logger(),
+	}
 	if cfg.createTopics {
-		if err := createTopics(ctx, kcfg, cfg.partitions, sagaType); err != nil {
+		if err := orchestrator.CreateTopics(ctx, ocfg); err != nil {
 			return err
 		}
 	}
@@ -122,10 +124,7 @@ func run(ctx context.Context, args []string, out io.Writer, log zerolog.Logger) 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	g.Go(func() error {
-		return orchestrator.Run(runCtx, orchestrator.Config{
-			Kafka: kcfg, Sagas: []orchestrator.SagaType{sagaType}, Partitions: cfg.partitions,
-			Logger: log.With().Str("component", "orchestrator").Logger(),
-		})
+		return orchestrator.Run(runCtx, ocfg)
 	})
 	// The effect logs forget a booking after the workers' processed retention (24h), when
 	// the runtime no longer runs a command again for its idempotency key.
@@ -149,42 +148,6 @@ func run(ctx context.Context, args []string, out io.Writer, log zerolog.Logger) 
 		})
 	}
 	return g.Wait()
-}
-
-// createTopics creates the topics the trip saga needs that do not exist yet: the start
-// topic, podium's shared topics, and each worker's four topics. Dead-letter topics get one
-// partition; podium.saga-state and <worker>.processed are compacted.
-func createTopics(ctx context.Context, kcfg kafkaconf.Config, partitions int, st orchestrator.SagaType) error {
-	compact := []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
-	topic := func(name string, partitions int, configs []kafkago.ConfigEntry) kafkago.TopicConfig {
-		return kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: -1, ConfigEntries: configs}
-	}
-	topics := []kafkago.TopicConfig{
-		topic(st.Topic, partitions, nil),
-		topic(events.TopicOrdersControl, partitions, nil),
-		topic(events.TopicOrdersEvents, partitions, nil),
-		topic(events.TopicSagaState, partitions, compact),
-		topic(events.TopicOrdersDLQ, 1, nil),
-	}
-	for _, w := range st.Definition.Workers {
-		topics = append(topics,
-			topic(events.CommandsTopic(w), partitions, nil),
-			topic(events.RepliesTopic(w), partitions, nil),
-			topic(events.ProcessedTopic(w), partitions, compact),
-			topic(events.DLQTopic(w), 1, nil),
-		)
-	}
-	resp, err := kcfg.Client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: topics})
-	if err != nil {
-		return fmt.Errorf("creating topics: %w", err)
-	}
-	var errs []error
-	for name, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("creating topic %s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // demo requests n trips, cycling through the outcomes the providers' rules produce, and
