@@ -11,8 +11,18 @@ import (
 //
 //	go test -run XXX -bench . -benchmem ./events/
 func BenchmarkDecode(b *testing.B) {
-	for _, name := range []string{"order-placed", "command-reserve", "reply-success", "lifecycle-approved"} {
-		e := fixtures()[name]
+	fx := fixtures()
+	// Two more commands, with the schemas' address and email building blocks.
+	cmd := fx["command-reserve"]
+	cmd.Type, cmd.Step, cmd.IdempotencyKey = TypeShippingAssignDelivery, "assign-delivery", "ord-1001/assign-delivery"
+	cmd.Data = json.RawMessage(`{"order_id":"ord-1001","address":{"name":"Ada L.","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}`)
+	fx["command-assign-delivery"] = cmd
+	cmd.Type, cmd.Step, cmd.IdempotencyKey = TypeNotificationConfirmation, "send-confirmation", "ord-1001/send-confirmation"
+	cmd.Data = json.RawMessage(`{"order_id":"ord-1001","email":"ada@example.com","total":3998,"currency":"EUR"}`)
+	fx["command-send-confirmation"] = cmd
+	for _, name := range []string{"order-placed", "command-reserve", "command-assign-delivery", "command-send-confirmation",
+		"command-refund", "reply-success", "reply-failure", "lifecycle-approved"} {
+		e := fx[name]
 		value, headers, err := Encode(e)
 		if err != nil {
 			b.Fatalf("encoding %s: %v", name, err)

@@ -38,7 +38,8 @@ import (
 // and for OrderPlaced that total, for ReturnRequested that refund equals the sum of
 // quantity × unit_price (checked arithmetic).
 //
-// The returned envelope's Data does not alias r.Value.
+// The returned envelope's Data does not alias r.Value; its Payload is the data decoded into
+// the type's payload struct (see Envelope.Payload), so that readers need not decode Data again.
 func Decode(r Record) (Envelope, error) {
 	d := decoder{r: r}
 	e, err := d.decode()
@@ -225,12 +226,12 @@ func (d *decoder) finish(attrs map[string]any, data json.RawMessage, envelopeChe
 		}
 		e.Time = t.UTC()
 	}
-	_, doc, problems := validateData(spec, e.Type, data)
+	p, id, problems := validateData(spec, e.Type, data)
 	if len(problems) > 0 {
 		return Envelope{}, d.failWith(problems[0])
 	}
 	if spec.subject != "" {
-		if id, ok := subjectOf(doc, spec.subject); !ok || id != e.Subject {
+		if id != e.Subject { // the envelope schema wants a subject: never ""
 			rule := RuleSubjectSagaID
 			if spec.subject == "order_id" {
 				rule = RuleSubjectOrderID
@@ -238,6 +239,7 @@ func (d *decoder) finish(attrs map[string]any, data json.RawMessage, envelopeChe
 			return Envelope{}, d.fail("subject", rule, fmt.Errorf("subject %q, data %s %q", e.Subject, spec.subject, id))
 		}
 	}
+	e.Payload = p
 	return e, nil
 }
 
@@ -268,32 +270,51 @@ func (d *decoder) bare() (Envelope, error) {
 		DataContentType: ContentTypeJSON,
 		DataSchema:      spec.dataSchemaURL(),
 		Data:            data,
+		Payload:         p,
 	}, nil
 }
 
 // validateData checks data against the schema of the type typ, decodes it into the type's
 // payload (if it has one) and applies the payload's code rules. It returns the payload (nil
-// without one) and the parsed document, or every problem found (schema violations are all
-// reported; code rules run only on schema-valid data).
-func validateData(spec typeSpec, typ string, data json.RawMessage) (any, any, []problem) {
+// without one) and the value of the type's subject member (spec.subject; "" without one, or
+// when the member is absent or not a string), or every problem found (schema violations are
+// all reported; code rules run only on schema-valid data).
+//
+// The data of replies and built-in commands, which podium writes itself, is first given to
+// the type's fast decoder (fastdata.go); only what it does not judge valid goes the general
+// way, which produces the errors.
+func validateData(spec typeSpec, typ string, data json.RawMessage) (payload any, subject string, problems []problem) {
+	if fast := fastDecoders[spec.schema]; fast != nil && fastData && spec.compiled == nil {
+		if p, id, v := decodeFast(fast, data); v == valid {
+			return p, id, nil
+		}
+	}
+	return validateDataGeneral(spec, typ, data)
+}
+
+// validateDataGeneral is validateData the general way: the schema validator on a generic
+// document, then encoding/json into the payload.
+func validateDataGeneral(spec typeSpec, typ string, data json.RawMessage) (payload any, subject string, problems []problem) {
 	if len(data) == 0 {
-		return nil, nil, []problem{{fieldData, schemaRule("required"), errNoData}}
+		return nil, "", []problem{{fieldData, schemaRule("required"), errNoData}}
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return nil, nil, []problem{{fieldData, RuleMalformedJSON, err}}
+		return nil, "", []problem{{fieldData, RuleMalformedJSON, err}}
 	}
 	if err := spec.validate(typ, doc); err != nil {
-		return nil, nil, schemaProblems(err, dataField)
+		return nil, "", schemaProblems(err, dataField)
+	}
+	if spec.subject != "" {
+		subject, _ = subjectOf(doc, spec.subject)
 	}
 	if spec.payload == nil {
-		return nil, doc, nil
+		return nil, subject, nil
 	}
 	p := spec.payload()
 	if err := json.Unmarshal(data, p); err != nil {
-		return nil, nil, []problem{payloadProblem(err, doc)}
+		return nil, "", []problem{payloadProblem(err, doc)}
 	}
-	var problems []problem
 	switch p := p.(type) {
 	case *OrderPlaced:
 		problems = checkLines(p.Items, p.Total, "/total", RuleTotal)
@@ -301,9 +322,9 @@ func validateData(spec typeSpec, typ string, data json.RawMessage) (any, any, []
 		problems = checkLines(p.Items, p.Refund, "/refund", RuleRefund)
 	}
 	if len(problems) > 0 {
-		return nil, nil, problems
+		return nil, "", problems
 	}
-	return p, doc, nil
+	return p, subject, nil
 }
 
 // checkLines applies the code rule of OrderPlaced's total and ReturnRequested's refund:

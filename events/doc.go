@@ -6,7 +6,12 @@
 // content-type: application/cloudevents+json) and reads structured mode, binary mode (ce_*
 // headers, JSON data) and, on [TopicOrdersPlaced] only, a bare OrderPlaced JSON document
 // ([Decode]). Every problem found while decoding is a *[DecodeError] naming the record, the
-// field and the rule: the consumer loops turn it into a dead letter with errors.As.
+// field and the rule: the consumer loops turn it into a dead letter with errors.As. A
+// decoded envelope carries its data decoded into the type's payload struct
+// ([Envelope.Payload]), so that readers do not decode it again. The data of podium's own
+// commands and replies is checked and decoded in one pass by plain code that accepts what
+// the type's schema accepts; all other data, what producers and operators send, goes
+// through the JSON Schema validator.
 //
 // # Types
 //

@@ -79,6 +79,14 @@ type Envelope struct {
 	Outcome                   string // ext outcome: "success" | "failure" | "error" (replies only)
 	TraceParent               string // ext traceparent (W3C)
 	Data                      json.RawMessage
+	// Payload is Data decoded, set by Decode: a pointer to the payload struct of the type
+	// (*Reply for every reply type, *ReserveInventory for TypeInventoryReserve, ... as each
+	// type's constant says; for a registered type, what its TypeSpec.New returns), so that a
+	// reader uses it instead of decoding Data again. nil for a registered type without New
+	// and for envelopes not made by Decode (NewEvent, literals). Encode ignores it: Data is
+	// what goes on the wire, and changing Data does not change Payload. Copies of an
+	// envelope share the payload: treat it as read-only.
+	Payload any
 }
 
 // Header is a Kafka record header.

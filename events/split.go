@@ -8,12 +8,13 @@ import (
 // splitObject is the fast way of parseObject: it splits a JSON object into its members
 // with a hand-written scanner instead of encoding/json, which scans a record twice and
 // costs more than a tenth of an orchestrator's or worker's CPU. It accepts only what
-// encoding/json accepts and then returns the same members (values copied, the last of
-// duplicate keys winning); ok is false for anything else — invalid JSON, a key with an
-// escape or a non-ASCII byte, a value that is not an object — and the caller asks
-// encoding/json, which also produces the errors.
+// encoding/json accepts and then returns the same members (the last of duplicate keys
+// winning), their values copied: all into one copy of doc, each capped at its end. ok is
+// false for anything else — invalid JSON, a key with an escape or a non-ASCII byte, a value
+// that is not an object — and the caller asks encoding/json, which also produces the errors.
 func splitObject(doc []byte) (members map[string]json.RawMessage, ok bool) {
 	s := scanner{b: doc}
+	var values []byte // one copy of doc, made at the first member
 	s.space()
 	if !s.next('{') {
 		return nil, false
@@ -45,7 +46,10 @@ func splitObject(doc []byte) (members map[string]json.RawMessage, ok bool) {
 		if !s.value(0) {
 			return nil, false
 		}
-		members[string(key)] = bytes.Clone(s.b[vstart:s.i])
+		if values == nil {
+			values = bytes.Clone(doc)
+		}
+		members[string(key)] = values[vstart:s.i:s.i]
 		s.space()
 		if s.next(',') {
 			continue

@@ -101,7 +101,7 @@ func (p *processor) controlUnknown(req controlRequest, finished saga.Status, don
 		if err == nil {
 			out.state = append(out.state, rec)
 			p.log.Info().Str("order_id", req.orderID).Str("request_id", req.id).Time("until", until).
-				Msg("holding a cancel for an order that has not arrived")
+				Msg("holding a cancel for a saga that has not started")
 			p.controlOutcome(req.deferredType(), req, events.ControlOutcome{
 				Reason: events.ControlHeldForOrder, Until: &until,
 				Message: fmt.Sprintf("no %s %s yet: the cancel is held until %s and applies if it arrives", req.noun(), req.orderID, until.Format(time.RFC3339)),
@@ -147,7 +147,7 @@ func (p *processor) expireEarly(now time.Time, out *batchOutput) {
 	expired, tombs := p.early.expire(now)
 	out.state = append(out.state, tombs...)
 	for _, h := range expired {
-		p.log.Info().Str("order_id", h.OrderID).Str("request_id", h.RequestID).Msg("rejecting a held cancel: its order did not arrive")
+		p.log.Info().Str("order_id", h.OrderID).Str("request_id", h.RequestID).Msg("rejecting a held cancel: its saga did not start")
 		req := controlRequest{id: h.RequestID, orderID: h.OrderID, action: saga.ControlCancel, requestedBy: h.RequestedBy, traceParent: h.TraceParent, generic: h.Generic}
 		p.controlOutcome(req.rejectedType(), req,
 			events.ControlOutcome{Reason: events.ControlUnknownOrder, Message: fmt.Sprintf("no %s %s arrived within %s", req.noun(), h.OrderID, p.cfg.EarlyCancelWindow)}, now, out)

@@ -338,8 +338,11 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			p.deadLetter(m, fmt.Errorf("unexpected type %s on %s: not a reply", env.Type, m.Topic), out)
 			return
 		}
-		var r events.Reply
-		_ = env.DecodeData(&r) // validated by Decode
+		r, ok := env.Payload.(*events.Reply) // decoded and validated by Decode
+		if !ok {
+			r = new(events.Reply)
+			_ = env.DecodeData(r)
+		}
 		in = saga.ReplyInput(env.CorrelationID, env.Step, env.Outcome, r.Reason, r.Result)
 	}
 	if s == nil {
@@ -352,7 +355,7 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			}
 			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
 			log.Info().Str("topic", m.Topic).Int64("offset", m.Offset).Str("status", string(status)).
-				Msg("ignoring record for a finished order")
+				Msg("ignoring record for a finished saga")
 			if m.Topic == events.TopicOrdersControl {
 				req, _ := controlOf(env)
 				p.controlUnknown(req, status, true, now, out) // rejected visibly
@@ -367,7 +370,7 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 		if start == nil {
 			reason := "unknown_saga"
 			p.cfg.Metrics.Ignored.WithLabelValues(reason).Inc()
-			log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Msg("ignoring record for an unknown order")
+			log.Warn().Str("topic", m.Topic).Int64("offset", m.Offset).Msg("ignoring record for an unknown saga")
 			return
 		}
 		if err := p.fits(start.Definition, orderID, in, now); err != nil {
@@ -381,7 +384,7 @@ func (p *processor) handle(m kafkago.Message, now time.Time, out *batchOutput) {
 			for _, h := range held {
 				out.applied[orderID] = append(out.applied[orderID], h.RequestID)
 			}
-			log.Info().Int("cancels", len(held)).Msg("applying a cancel that arrived before its order")
+			log.Info().Int("cancels", len(held)).Msg("applying a cancel that arrived before its saga started")
 		}
 	}
 	p.startApply(&m, &env, orderID, s, in, out)

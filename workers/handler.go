@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"reflect"
 	"strings"
 
 	"github.com/google/uuid"
@@ -66,8 +67,19 @@ func (c Command) IdempotencyKey() string { return c.Envelope.IdempotencyKey }
 // Step is the saga step the command belongs to.
 func (c Command) Step() string { return c.Envelope.Step }
 
-// Decode unmarshals the command's data into v.
-func (c Command) Decode(v any) error { return c.Envelope.DecodeData(v) }
+// Decode stores the command's data in v, a pointer to the command type's payload struct:
+// a copy of the payload events.Decode made (Envelope.Payload) when v has its type, else the
+// data unmarshalled with encoding/json.
+func (c Command) Decode(v any) error {
+	if p := c.Envelope.Payload; p != nil && reflect.TypeOf(v) == reflect.TypeOf(p) {
+		dst, src := reflect.ValueOf(v), reflect.ValueOf(p)
+		if dst.Kind() == reflect.Pointer && !dst.IsNil() && !src.IsNil() {
+			dst.Elem().Set(src.Elem())
+			return nil
+		}
+	}
+	return c.Envelope.DecodeData(v)
+}
 
 // Result is a Handler's answer. Build it with Success, Failure or Retryable.
 type Result struct {

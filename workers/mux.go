@@ -50,8 +50,9 @@ type Mux struct {
 func NewMux() *Mux { return &Mux{} }
 
 // Handle registers fn as the handler of commandType on m. For each command of that type, the
-// Mux decodes the data into a new C (with Command.Decode, encoding/json) and calls fn with
-// it; a decoding error is answered with Failure(ReasonInvalidPayload, ...) without calling fn.
+// Mux calls fn with the data as a C: the payload events.Decode made (cmd.Envelope.Payload)
+// when it is a *C, else the data decoded into a new C (with Command.Decode, encoding/json);
+// a decoding error is answered with Failure(ReasonInvalidPayload, ...) without calling fn.
 // C is the command's payload type, e.g. events.ReserveInventory for
 // events.TypeInventoryReserve, or a type of the caller's own registered with events.Register.
 //
@@ -67,6 +68,9 @@ func Handle[C any](m *Mux, commandType string, fn func(ctx context.Context, cmd 
 		panic(fmt.Sprintf("workers: Handle(%q) with a nil handler", commandType))
 	}
 	h := func(ctx context.Context, cmd Command) Result {
+		if p, ok := cmd.Envelope.Payload.(*C); ok { // decoded by events.Decode
+			return fn(ctx, cmd, *p)
+		}
 		var data C
 		if err := cmd.Decode(&data); err != nil {
 			return Failure(ReasonInvalidPayload, fmt.Sprintf("decoding %s data into %T: %v", cmd.Type(), data, err))

@@ -224,3 +224,43 @@ func TestRunWithMux(t *testing.T) {
 		t.Error("got no Sync call before the reply, want at least one")
 	}
 }
+
+// TestDecodeUsesThePayload: a command decoded by events.Decode carries its payload, which
+// the Mux and Command.Decode hand out instead of decoding the data again.
+func TestDecodeUsesThePayload(t *testing.T) {
+	e, err := events.NewEvent(events.TypeInventoryReserve, "ord-1",
+		json.RawMessage(`{"order_id":"ord-1","items":[{"sku":"SKU-1","quantity":2,"unit_price":100}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SagaID, e.Step, e.Attempt, e.IdempotencyKey = "ord-1", "reserve-inventory", 1, "ord-1/reserve-inventory"
+	value, headers, err := events.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := events.Decode(events.Record{Topic: "inventory.commands", Value: value, Headers: headers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Data that would decode differently shows which one was used.
+	decoded.Data = json.RawMessage(`{"order_id":"ord-1","items":[{"sku":"FROM-DATA","quantity":1,"unit_price":1}]}`)
+	cmd := workers.Command{Envelope: decoded}
+
+	var r events.ReserveInventory
+	if err := cmd.Decode(&r); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if got, want := r.Items[0].SKU, "SKU-1"; got != want {
+		t.Errorf("Command.Decode: got SKU %q, want %q (the payload)", got, want)
+	}
+	var other events.ReleaseInventory // not the payload's type: decoded from Data
+	if err := cmd.Decode(&other); err != nil || other.OrderID != "ord-1" {
+		t.Errorf("Command.Decode into another type: got %+v, %v, want order_id ord-1 from Data", other, err)
+	}
+
+	var got []string
+	inventoryMux(&got).Handle(context.Background(), cmd)
+	if want := []string{"reserve ord-1 SKU-1 x2"}; !slices.Equal(got, want) {
+		t.Errorf("Mux: got calls %q, want %q (the payload)", got, want)
+	}
+}

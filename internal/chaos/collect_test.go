@@ -118,10 +118,10 @@ func TestIsMarker(t *testing.T) {
 func TestDuplicateWatch(t *testing.T) {
 	w := NewDuplicateWatch()
 	for _, line := range []string{
-		`{"level":"info","component":"orchestrator","partition":3,"order_id":"o1","type":"podium.order.placed.v1","topic":"orders.placed","offset":7,"status":"completed","message":"ignoring record for a finished order"}`,
-		`{"level":"info","order_id":"o1","topic":"payment.replies","message":"ignoring record for a finished order"}`,
+		`{"level":"info","component":"orchestrator","partition":3,"order_id":"o1","type":"podium.order.placed.v1","topic":"orders.placed","offset":7,"status":"completed","message":"ignoring record for a finished saga"}`,
+		`{"level":"info","order_id":"o1","topic":"payment.replies","message":"ignoring record for a finished saga"}`,
 		`{"level":"info","order_id":"o2","message":"partition restored"}`,
-		`not json "message":"ignoring record for a finished order"`,
+		`not json "message":"ignoring record for a finished saga"`,
 	} {
 		if _, err := w.Write([]byte(line + "\n")); err != nil {
 			t.Fatal(err)

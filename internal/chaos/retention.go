@@ -175,7 +175,7 @@ func endOffsets(ctx context.Context, cfg pkafka.Config, topics ...string) (map[s
 }
 
 // msgIgnoredFinished is the orchestrator's log message for a record of a finished order.
-var msgIgnoredFinished = []byte(`"message":"ignoring record for a finished order"`)
+var msgIgnoredFinished = []byte(`"message":"ignoring record for a finished saga"`)
 
 // DuplicateWatch counts, by order, the OrderPlaced records the orchestrators logged as
 // ignored because the order had finished. Feed it their log lines: Line (Cluster.OnLine),
