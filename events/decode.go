@@ -286,10 +286,22 @@ func (d *decoder) bare() (Envelope, error) {
 func validateData(spec typeSpec, typ string, data json.RawMessage) (payload any, subject string, problems []problem) {
 	if fast := fastDecoders[spec.schema]; fast != nil && fastData && spec.compiled == nil {
 		if p, id, v := decodeFast(fast, data); v == valid {
-			return p, id, nil
+			return p, id, spec.checkReply(typ, p)
 		}
 	}
-	return validateDataGeneral(spec, typ, data)
+	p, id, problems := validateDataGeneral(spec, typ, data)
+	if len(problems) > 0 {
+		return p, id, problems
+	}
+	return p, id, spec.checkReply(typ, p)
+}
+
+// checkReply applies a registered command's result schema to its reply's payload.
+func (s typeSpec) checkReply(typ string, p any) []problem {
+	if r, ok := p.(*Reply); ok && s.result != nil {
+		return s.checkResult(typ, r.Result)
+	}
+	return nil
 }
 
 // validateDataGeneral is validateData the general way: the schema validator on a generic

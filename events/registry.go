@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -72,6 +73,13 @@ type TypeSpec struct {
 	// schema-valid data also decodes into it (integers without fraction, in range). nil:
 	// no such check; Envelope.Data is the validated JSON either way.
 	New func() any
+	// ResultSchema, for KindCommand, is the JSON Schema of the result that a successful
+	// reply carries (Reply.Result, the handler's workers.Success value), compiled like
+	// Schema. Optional: without it any JSON object is accepted. A reply whose result does
+	// not match fails Decode (the orchestrator dead-letters it, so the step times out and
+	// is retried); the worker runtime checks the result before it replies (see
+	// ValidateResult) and answers a retryable error instead.
+	ResultSchema []byte
 }
 
 // ErrDuplicateType is returned (wrapped) by [Register] for a type that is already known,
@@ -117,7 +125,16 @@ func Register(specs ...TypeSpec) error {
 		}
 		built[s.Type] = ts
 		if s.Kind == KindCommand {
-			built[ReplyType(s.Type)] = typeSpec{kind: KindReply, schema: replySchema, worker: s.Worker, payload: payload[Reply]()}
+			rs := typeSpec{kind: KindReply, schema: replySchema, worker: s.Worker, payload: payload[Reply]()}
+			if len(s.ResultSchema) > 0 {
+				sch, _, err := compileSchema(s.Type+".result", s.ResultSchema)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("registering type %q: result schema: %w", s.Type, err))
+					continue
+				}
+				rs.result = sch
+			}
+			built[ReplyType(s.Type)] = rs
 		}
 	}
 	if len(errs) > 0 {
@@ -277,6 +294,43 @@ type typeSpec struct {
 	worker   string             // commands and replies: the worker that accepts the command
 	subject  string             // the data member that equals the subject ("" none)
 	payload  func() any         // a new zero payload for typed decoding; nil: none
+	result   *jsonschema.Schema // replies of registered commands: the result's schema; nil: any
+}
+
+// checkResult validates a reply's result against the reply type's result schema.
+func (s typeSpec) checkResult(typ string, result json.RawMessage) []problem {
+	if s.result == nil || len(result) == 0 {
+		return nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(result))
+	if err != nil {
+		return []problem{{dataField("/result"), RuleMalformedJSON, err}}
+	}
+	err = s.result.Validate(doc)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []problem{{dataField("/result"), schemaRule("result"), err}}
+	}
+	return schemaProblems(&schemas.Error{Schema: typ + " result", Violations: schemas.Violations(ve)},
+		func(ptr string) string { return dataField("/result" + ptr) })
+}
+
+// ValidateResult checks the result of a successful reply to a command of type commandType
+// against the command's registered ResultSchema: nil when it matches, when the command has
+// none, or when commandType is unknown; otherwise a *DecodeError naming the result's
+// member that breaks which rule.
+func ValidateResult(commandType string, result json.RawMessage) error {
+	spec, ok := lookup(ReplyType(commandType))
+	if !ok {
+		return nil
+	}
+	if problems := spec.checkResult(ReplyType(commandType), result); len(problems) > 0 {
+		return &DecodeError{Field: problems[0].field, Rule: problems[0].rule, Err: problems[0].err}
+	}
+	return nil
 }
 
 // dataSchemaURL is the dataschema attribute of the type's events ("" none).

@@ -41,6 +41,13 @@ const testFlightBookSchema = `{
   }
 }`
 
+// testFlightBookedResultSchema is the result schema of testFlightBook's successful replies.
+const testFlightBookedResultSchema = `{
+  "type": "object",
+  "required": ["booking_id"],
+  "properties": {"booking_id": {"type": "string", "pattern": "^bk-"}}
+}`
+
 type testTrip struct {
 	TripID string `json:"trip_id"`
 	Seats  int8   `json:"seats"`
@@ -51,7 +58,7 @@ var registerTestTypes = sync.OnceValue(func() error {
 		TypeSpec{Type: testTripBooked, Kind: KindEvent, Schema: []byte(testTripBookedSchema), SubjectField: "trip_id",
 			New: func() any { return new(testTrip) }},
 		TypeSpec{Type: testFlightBook, Kind: KindCommand, Worker: "example-flights", Schema: []byte(testFlightBookSchema),
-			SubjectField: "trip_id"},
+			SubjectField: "trip_id", ResultSchema: []byte(testFlightBookedResultSchema)},
 	)
 })
 
@@ -301,6 +308,51 @@ func TestRegisterConcurrent(t *testing.T) {
 	for w := range writers {
 		if got := CommandTypes(fmt.Sprintf("example-w%d", w)); len(got) < perWriter {
 			t.Errorf("CommandTypes(example-w%d): got %d types, want at least %d", w, len(got), perWriter)
+		}
+	}
+}
+
+// A registered command's ResultSchema is enforced on its replies: by Decode (the
+// orchestrator's side) and by ValidateResult (the worker's, before it replies).
+func TestRegisteredResultSchema(t *testing.T) {
+	fx := testRegistered(t)
+	decode := func(e Envelope) error {
+		value, headers, err := Encode(e)
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		_, err = Decode(Record{Topic: "example-flights.replies", Value: value, Headers: headers})
+		return err
+	}
+	if err := decode(fx["reply"]); err != nil {
+		t.Fatalf("a reply whose result matches: %v", err)
+	}
+	bad := fx["reply"]
+	bad.Data = json.RawMessage(`{"result":{"booking_id":7}}`)
+	var de *DecodeError
+	if err := decode(bad); !errors.As(err, &de) || de.Field != "/result/booking_id" {
+		t.Errorf("a reply whose result breaks the schema: %v, want a DecodeError on /result/booking_id", err)
+	}
+	failed := fx["reply"]
+	failed.Outcome, failed.Data = OutcomeFailure, json.RawMessage(`{"reason":"no_seats"}`)
+	if err := decode(failed); err != nil {
+		t.Errorf("a failure reply without a result: %v", err)
+	}
+
+	for _, tc := range []struct {
+		typ, result string
+		ok          bool
+	}{
+		{testFlightBook, `{"booking_id":"bk-9"}`, true},
+		{testFlightBook, `{"booking_id":"x-9"}`, false},
+		{testFlightBook, `{}`, false},
+		{testFlightBook, `not json`, false},
+		{TypeInventoryReserve, `{"anything":1}`, true}, // no result schema
+		{"unknown.type.v1", `{}`, true},
+	} {
+		err := ValidateResult(tc.typ, json.RawMessage(tc.result))
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateResult(%s, %s) = %v, want ok %v", tc.typ, tc.result, err, tc.ok)
 		}
 	}
 }

@@ -24,7 +24,8 @@ const (
 	ReasonHandlerPanic = "handler_panic"
 	// ReasonInvalidOutcome: the handler returned an outcome other than success, failure, error.
 	ReasonInvalidOutcome = "invalid_outcome"
-	// ReasonInvalidResult: the handler's success result could not be marshalled to JSON.
+	// ReasonInvalidResult: the handler's success result could not be marshalled to JSON,
+	// or does not match its command's registered result schema (events.TypeSpec.ResultSchema).
 	ReasonInvalidResult = "invalid_result"
 	// reasonUnspecified replaces an empty reason of a failure or error.
 	reasonUnspecified = "unspecified"
@@ -206,7 +207,8 @@ func (p *processor) processOne(ctx context.Context, rec kafkago.Message) []kafka
 		res = p.call(ctx, env, log)
 	}
 	reply, err := newReply(p.worker, env, res, p.now())
-	if err != nil { // a result that cannot be marshalled
+	if err != nil { // a result that cannot be marshalled, or breaks its schema: a bug
+		log.Error().Err(err).Msg("the handler's result is refused; replying a retryable error")
 		reply, _ = newReply(p.worker, env, Retryable(ReasonInvalidResult, err.Error()), p.now())
 	}
 	reply.TraceParent = traceparent
@@ -306,6 +308,9 @@ func newReply(worker string, cmd events.Envelope, res Result, now time.Time) (ev
 		raw, err := json.Marshal(res.Result)
 		if err != nil {
 			return events.Envelope{}, fmt.Errorf("marshalling the result: %w", err)
+		}
+		if err := events.ValidateResult(cmd.Type, raw); err != nil {
+			return events.Envelope{}, fmt.Errorf("the result does not match the result schema of %s: %w", cmd.Type, err)
 		}
 		data.Result = raw
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -447,6 +448,39 @@ func TestNewReplyCarriesResult(t *testing.T) {
 	var data events.Reply
 	if err := reply.DecodeData(&data); err != nil || string(data.Result) != `{"a":1}` {
 		t.Errorf("got result %s (%v), want {\"a\":1}", data.Result, err)
+	}
+}
+
+// registerResultTest registers a command whose successful replies must carry a "ticket".
+var registerResultTest = sync.OnceValue(func() error {
+	return events.Register(events.TypeSpec{
+		Type: "example.workers.issue.v1", Kind: events.KindCommand, Worker: "tickets",
+		Schema:       []byte(`{"type":"object","required":["saga_id"],"properties":{"saga_id":{"type":"string"}}}`),
+		SubjectField: "saga_id",
+		ResultSchema: []byte(`{"type":"object","required":["ticket"],"properties":{"ticket":{"type":"string"}}}`),
+	})
+})
+
+// A result that breaks its command's result schema is not replied as a success: the
+// runtime answers a retryable invalid_result instead (newReply fails, and the processor
+// replies Retryable(ReasonInvalidResult)).
+func TestNewReplyChecksTheResultSchema(t *testing.T) {
+	if err := registerResultTest(); err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := events.NewEvent("example.workers.issue.v1", "s-1", map[string]string{"saga_id": "s-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SagaID, cmd.Step, cmd.Attempt, cmd.IdempotencyKey = "s-1", "issue", 1, "s-1/issue"
+	if _, err := newReply("tickets", cmd, Success(map[string]string{"ticket": "t-1"}), cmd.Time); err != nil {
+		t.Errorf("a result that matches: %v", err)
+	}
+	if _, err := newReply("tickets", cmd, Success(map[string]int{"ticket": 1}), cmd.Time); err == nil || !strings.Contains(err.Error(), "result schema") {
+		t.Errorf("a result that breaks the schema: %v, want an error naming the result schema", err)
+	}
+	if _, err := newReply("tickets", cmd, Failure("sold_out", ""), cmd.Time); err != nil {
+		t.Errorf("a failure has no result to check: %v", err)
 	}
 }
 
