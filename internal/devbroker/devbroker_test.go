@@ -189,8 +189,8 @@ func TestRestartWithOtherPartitionCountFails(t *testing.T) {
 	if !errors.As(err, &mm) {
 		t.Fatalf("got %v, want a *pkafka.MismatchError", err)
 	}
-	// Every non-DLQ topic: 5 orchestrator topics minus orders.dlq, 3 per worker.
-	if want := 4 + 3*len(events.Workers); len(mm.Mismatches) != want {
+	// Every non-DLQ topic: 2 start topics, 3 more orchestrator topics, 3 per worker.
+	if want := 5 + 3*len(events.Workers); len(mm.Mismatches) != want {
 		t.Errorf("got %d mismatches, want %d: %v", len(mm.Mismatches), want, mm.Mismatches)
 	}
 	if !strings.Contains(err.Error(), "topic orders.placed: partitions is 2, want 3") {
