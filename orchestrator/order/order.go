@@ -141,6 +141,7 @@ func NewDefinition(o Options) *saga.Definition {
 			Optional: true,
 		}},
 		HistoryLimit: o.HistoryLimit,
+		DecodeInput:  decodeOrder,
 		Labels:       saga.StatusLabels{Running: string(StatusPending), Compensating: string(StatusCancelling), Compensated: string(StatusCancelled)},
 	}
 }
@@ -212,16 +213,30 @@ func Lifecycle(s *saga.State, e saga.Event) (eventType string, data any, ok bool
 	return typ, events.OrderLifecycle{OrderID: s.SagaID, Status: string(StatusOf(s)), Reason: e.Reason, Step: e.Step}, true
 }
 
-// placed decodes the saga's input. The order ID falls back to the saga ID.
-func placed(bc saga.BuildContext) (events.OrderPlaced, error) {
-	var o events.OrderPlaced
-	if err := json.Unmarshal(bc.Input, &o); err != nil {
-		return o, fmt.Errorf("decoding order %q: %w", bc.SagaID, err)
+// decodeOrder is the definition's DecodeInput: the saga's input as an
+// *events.OrderPlaced, whose order ID falls back to the saga ID.
+func decodeOrder(sagaID string, input json.RawMessage) (any, error) {
+	o := new(events.OrderPlaced)
+	if err := json.Unmarshal(input, o); err != nil {
+		return nil, fmt.Errorf("decoding order %q: %w", sagaID, err)
 	}
 	if o.OrderID == "" {
-		o.OrderID = bc.SagaID
+		o.OrderID = sagaID
 	}
 	return o, nil
+}
+
+// placed is the saga's decoded input: the engine's (BuildContext.Decoded, shared by the
+// builders of one Apply: read-only), or decoded here when the builder runs without it.
+func placed(bc saga.BuildContext) (*events.OrderPlaced, error) {
+	if o, ok := bc.Decoded.(*events.OrderPlaced); ok && o != nil {
+		return o, nil
+	}
+	v, err := decodeOrder(bc.SagaID, bc.Input)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*events.OrderPlaced), nil
 }
 
 // result reads one string field of a step's success result; "" when the result is absent
@@ -235,8 +250,9 @@ func result(bc saga.BuildContext, step, field string) string {
 	return s
 }
 
-// build returns a builder that decodes the order and marshals what f makes of it.
-func build[T any](f func(o events.OrderPlaced, bc saga.BuildContext) T) saga.Builder {
+// build returns a builder that marshals what f makes of the decoded order (which f must
+// not modify).
+func build[T any](f func(o *events.OrderPlaced, bc saga.BuildContext) T) saga.Builder {
 	return func(bc saga.BuildContext) (json.RawMessage, error) {
 		o, err := placed(bc)
 		if err != nil {
@@ -247,35 +263,35 @@ func build[T any](f func(o events.OrderPlaced, bc saga.BuildContext) T) saga.Bui
 }
 
 var (
-	buildReserve = build(func(o events.OrderPlaced, _ saga.BuildContext) events.ReserveInventory {
+	buildReserve = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.ReserveInventory {
 		return events.ReserveInventory{OrderID: o.OrderID, Items: o.Items}
 	})
-	buildRelease = build(func(o events.OrderPlaced, bc saga.BuildContext) events.ReleaseInventory {
+	buildRelease = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.ReleaseInventory {
 		return events.ReleaseInventory{OrderID: o.OrderID, ReservationID: result(bc, StepReserveInventory, "reservation_id")}
 	})
-	buildAuthorize = build(func(o events.OrderPlaced, _ saga.BuildContext) events.AuthorizePayment {
+	buildAuthorize = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.AuthorizePayment {
 		return events.AuthorizePayment{OrderID: o.OrderID, Amount: o.Total, Currency: o.Currency, Token: o.Payment.Token}
 	})
-	buildVoid = build(func(o events.OrderPlaced, bc saga.BuildContext) events.VoidPayment {
+	buildVoid = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.VoidPayment {
 		return events.VoidPayment{OrderID: o.OrderID, AuthorizationID: result(bc, StepAuthorizePayment, "authorization_id")}
 	})
-	buildPrepare = build(func(o events.OrderPlaced, _ saga.BuildContext) events.PrepareShipment {
+	buildPrepare = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.PrepareShipment {
 		return events.PrepareShipment{OrderID: o.OrderID, SellerID: o.SellerID, Items: o.Items}
 	})
-	buildCancelPreparation = build(func(o events.OrderPlaced, bc saga.BuildContext) events.CancelShipmentPreparation {
+	buildCancelPreparation = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.CancelShipmentPreparation {
 		return events.CancelShipmentPreparation{OrderID: o.OrderID, SellerID: o.SellerID,
 			PreparationID: result(bc, StepPrepareShipment, "preparation_id")}
 	})
-	buildAssign = build(func(o events.OrderPlaced, _ saga.BuildContext) events.AssignDelivery {
+	buildAssign = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.AssignDelivery {
 		return events.AssignDelivery{OrderID: o.OrderID, Address: o.ShippingAddress}
 	})
-	buildCancelDelivery = build(func(o events.OrderPlaced, bc saga.BuildContext) events.CancelDelivery {
+	buildCancelDelivery = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.CancelDelivery {
 		return events.CancelDelivery{OrderID: o.OrderID, DeliveryID: result(bc, StepAssignDelivery, "delivery_id")}
 	})
-	buildConfirmation = build(func(o events.OrderPlaced, _ saga.BuildContext) events.SendConfirmation {
+	buildConfirmation = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.SendConfirmation {
 		return events.SendConfirmation{OrderID: o.OrderID, Email: o.Customer.Email, Total: o.Total, Currency: o.Currency}
 	})
-	buildCancellationNotice = build(func(o events.OrderPlaced, bc saga.BuildContext) events.SendCancellationNotice {
+	buildCancellationNotice = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.SendCancellationNotice {
 		reason := bc.Reason
 		if reason == "" {
 			reason = DefaultCancelReason

@@ -158,20 +158,35 @@ func NewDefinition(o Options) *saga.Definition {
 		},
 		Milestones:   []saga.Milestone{{Name: MilestonePickedUp, After: pickup}},
 		HistoryLimit: o.HistoryLimit,
+		DecodeInput:  decodeReturn,
 		Labels:       labels,
 	}
 }
 
-// requested decodes the saga's input. The return ID falls back to the saga ID.
-func requested(bc saga.BuildContext) (events.ReturnRequested, error) {
-	var r events.ReturnRequested
-	if err := json.Unmarshal(bc.Input, &r); err != nil {
-		return r, fmt.Errorf("decoding return %q: %w", bc.SagaID, err)
+// decodeReturn is the definition's DecodeInput: the saga's input as an
+// *events.ReturnRequested, whose return ID falls back to the saga ID.
+func decodeReturn(sagaID string, input json.RawMessage) (any, error) {
+	r := new(events.ReturnRequested)
+	if err := json.Unmarshal(input, r); err != nil {
+		return nil, fmt.Errorf("decoding return %q: %w", sagaID, err)
 	}
 	if r.ReturnID == "" {
-		r.ReturnID = bc.SagaID
+		r.ReturnID = sagaID
 	}
 	return r, nil
+}
+
+// requested is the saga's decoded input: the engine's (BuildContext.Decoded, shared by the
+// builders of one Apply: read-only), or decoded here when the builder runs without it.
+func requested(bc saga.BuildContext) (*events.ReturnRequested, error) {
+	if r, ok := bc.Decoded.(*events.ReturnRequested); ok && r != nil {
+		return r, nil
+	}
+	v, err := decodeReturn(bc.SagaID, bc.Input)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*events.ReturnRequested), nil
 }
 
 // result reads one string field of a step's success result; "" when the result is absent
@@ -185,8 +200,9 @@ func result(bc saga.BuildContext, step, field string) string {
 	return s
 }
 
-// build returns a builder that decodes the return and marshals what f makes of it.
-func build[T any](f func(r events.ReturnRequested, bc saga.BuildContext) T) saga.Builder {
+// build returns a builder that marshals what f makes of the decoded return (which f must
+// not modify).
+func build[T any](f func(r *events.ReturnRequested, bc saga.BuildContext) T) saga.Builder {
 	return func(bc saga.BuildContext) (json.RawMessage, error) {
 		r, err := requested(bc)
 		if err != nil {
@@ -197,25 +213,25 @@ func build[T any](f func(r events.ReturnRequested, bc saga.BuildContext) T) saga
 }
 
 var (
-	buildSchedulePickup = build(func(r events.ReturnRequested, _ saga.BuildContext) events.SchedulePickup {
+	buildSchedulePickup = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.SchedulePickup {
 		return events.SchedulePickup{ReturnID: r.ReturnID, Address: r.PickupAddress}
 	})
-	buildCancelPickup = build(func(r events.ReturnRequested, bc saga.BuildContext) events.CancelPickup {
+	buildCancelPickup = build(func(r *events.ReturnRequested, bc saga.BuildContext) events.CancelPickup {
 		return events.CancelPickup{ReturnID: r.ReturnID, PickupID: result(bc, StepSchedulePickup, "pickup_id")}
 	})
-	buildRestock = build(func(r events.ReturnRequested, _ saga.BuildContext) events.Restock {
+	buildRestock = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.Restock {
 		return events.Restock{ReturnID: r.ReturnID, Items: r.Items}
 	})
-	buildUndoRestock = build(func(r events.ReturnRequested, bc saga.BuildContext) events.UndoRestock {
+	buildUndoRestock = build(func(r *events.ReturnRequested, bc saga.BuildContext) events.UndoRestock {
 		return events.UndoRestock{ReturnID: r.ReturnID, RestockID: result(bc, StepRestock, "restock_id")}
 	})
-	buildRefund = build(func(r events.ReturnRequested, _ saga.BuildContext) events.RefundPayment {
+	buildRefund = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.RefundPayment {
 		return events.RefundPayment{ReturnID: r.ReturnID, Amount: r.Refund, Currency: r.Currency, Token: r.Payment.Token}
 	})
-	buildCancelRefund = build(func(r events.ReturnRequested, bc saga.BuildContext) events.CancelRefund {
+	buildCancelRefund = build(func(r *events.ReturnRequested, bc saga.BuildContext) events.CancelRefund {
 		return events.CancelRefund{ReturnID: r.ReturnID, RefundID: result(bc, StepRefundPayment, "refund_id")}
 	})
-	buildRefundNotice = build(func(r events.ReturnRequested, _ saga.BuildContext) events.SendRefundNotice {
+	buildRefundNotice = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.SendRefundNotice {
 		return events.SendRefundNotice{ReturnID: r.ReturnID, Email: r.Customer.Email, Amount: r.Refund, Currency: r.Currency}
 	})
 )

@@ -18,7 +18,9 @@ var ErrUnknownSaga = errors.New("unknown saga")
 var ErrOtherDefinition = errors.New("state of another definition")
 
 // Apply is the saga's transition function: it returns the state after in happened at now,
-// and the commands and events that follow. It never mutates s. It returns an error only
+// and the commands and events that follow. It never mutates s. The returned state shares
+// with s what the input did not change (see State): treat both as immutable, and change a
+// copy made by Clone if you must. It returns an error only
 // for inputs that cannot be applied at all: a non-start input without a state
 // (ErrUnknownSaga), a state of another definition or format, a malformed input kind, or a
 // start payload that is not JSON. Replies that do not match anything are recorded in the
@@ -38,7 +40,7 @@ func (d *Definition) Apply(s *State, in Input, now time.Time) (*State, Outputs, 
 	if err := e.check(s); err != nil {
 		return nil, Outputs{}, err
 	}
-	e.s = s.Clone()
+	e.s, e.prev = s.successor(), s
 	switch in.Kind {
 	case InputStart:
 		e.record(HistoryDuplicateStart, "", 0, "", clean(in.SagaID))
@@ -120,11 +122,11 @@ func Unapplicable(s *State, err error, now time.Time) (*State, Outputs) {
 	if s == nil || (s.Status == StatusFailed && strings.HasPrefix(s.Reason, UnapplicablePrefix)) {
 		return s, Outputs{}
 	}
-	next := s.Clone()
+	next := s.successor()
 	reason := clean(UnapplicablePrefix + err.Error())
-	e := &engine{s: next, now: now}
+	e := &engine{s: next, prev: s, now: now}
 	for _, name := range slices.Sorted(maps.Keys(next.Steps)) { // a deterministic history
-		st := next.Steps[name]
+		st := e.mut(name)
 		if st == nil {
 			continue
 		}
@@ -145,22 +147,29 @@ func Unapplicable(s *State, err error, now time.Time) (*State, Outputs) {
 	return next, e.finish()
 }
 
-// engine applies one input to a cloned state.
+// engine applies one input to a copy of the state (State.successor). Every write to a
+// step's state goes through mut.
 type engine struct {
 	d       *Definition
 	ix      *index
 	s       *State
+	prev    *State // the state s is a successor of; nil for a start
 	now     time.Time
 	out     Outputs
 	changed bool
+
+	// decoded, decodeErr: the result of d.DecodeInput, once decodedOK.
+	decoded   any
+	decodeErr error
+	decodedOK bool
 }
 
 func (e *engine) check(s *State) error {
 	if s.Format != FormatVersion {
 		return fmt.Errorf("applying to saga %q: unknown state format %d", s.SagaID, s.Format)
 	}
-	if s.Definition != e.d.ID() {
-		return fmt.Errorf("applying to saga %q: state of definition %q, not %q: %w", s.SagaID, s.Definition, e.d.ID(), ErrOtherDefinition)
+	if s.Definition != e.ix.id {
+		return fmt.Errorf("applying to saga %q: state of definition %q, not %q: %w", s.SagaID, s.Definition, e.ix.id, ErrOtherDefinition)
 	}
 	for _, name := range e.allSteps() {
 		if s.Steps[name] == nil {
@@ -170,7 +179,23 @@ func (e *engine) check(s *State) error {
 	return nil
 }
 
-func (e *engine) allSteps() []string { return append(slices.Clone(e.ix.main), e.ix.onComp...) }
+// allSteps lists the main, then the on-compensated steps. Read-only.
+func (e *engine) allSteps() []string { return e.ix.all }
+
+// mut returns the state of step name for writing. The successor shares the steps' states
+// with its predecessor until one is written: the first write copies it (a pointer read
+// from e.s.Steps before a mut of the same step is stale after it). Nil for no such step.
+func (e *engine) mut(name string) *StepState {
+	st := e.s.Steps[name]
+	if st == nil || e.prev == nil || e.prev.Steps[name] != st {
+		return st
+	}
+	c := *st
+	c.Do.Answered = slices.Clip(c.Do.Answered) // appending copies
+	c.Undo.Answered = slices.Clip(c.Undo.Answered)
+	e.s.Steps[name] = &c
+	return &c
+}
 
 func (e *engine) finish() Outputs {
 	if e.changed {
@@ -182,6 +207,9 @@ func (e *engine) finish() Outputs {
 }
 
 func (e *engine) record(kind, step string, attempt int, commandID, detail string) {
+	if e.out.History == nil {
+		e.out.History = make([]HistoryEntry, 0, 4) // what most inputs make, in one allocation
+	}
 	e.out.History = append(e.out.History, HistoryEntry{
 		Time: e.now, Kind: kind, Step: step, Attempt: attempt, CommandID: commandID, Detail: detail,
 	})
@@ -204,7 +232,7 @@ func (e *engine) start(in Input) error {
 	e.s = &State{
 		Format:      FormatVersion,
 		SagaID:      clean(in.SagaID),
-		Definition:  e.d.ID(),
+		Definition:  e.ix.id,
 		Status:      StatusRunning,
 		Input:       payload,
 		Seed:        in.Seed,
@@ -212,8 +240,10 @@ func (e *engine) start(in Input) error {
 		Steps:       make(map[string]*StepState, len(e.ix.steps)),
 		CreatedAt:   e.now,
 	}
-	for _, name := range e.allSteps() {
-		e.s.Steps[name] = &StepState{Status: StepPending}
+	steps := make([]StepState, len(e.ix.all)) // one allocation for every step
+	for i, name := range e.ix.all {
+		steps[i].Status = StepPending
+		e.s.Steps[name] = &steps[i]
 	}
 	e.record(HistoryStarted, "", 0, "", "")
 	if in.Action == ControlCancel {
@@ -233,7 +263,7 @@ func (e *engine) cancelBeforeStart(reason string) {
 	e.record(HistoryCancel, "", 0, "", reason)
 	e.beginCompensation(reason, "")
 	for _, name := range e.ix.onComp {
-		e.s.Steps[name].Status = StepSkipped
+		e.mut(name).Status = StepSkipped
 		e.record(HistorySkipped, name, 0, "", "")
 	}
 	e.s.Status = StatusCompensated
@@ -253,12 +283,19 @@ func (e *engine) action(name string, undo bool) *Action {
 // buildContext is what the builder of a step's command sees. It depends only on data that
 // no longer changes once the command is sent, so InFlight rebuilds identical payloads.
 func (e *engine) buildContext(name string, undo bool) BuildContext {
-	bc := BuildContext{SagaID: e.s.SagaID, Input: e.s.Input, Results: map[string]json.RawMessage{}}
+	bc := BuildContext{SagaID: e.s.SagaID, Input: e.s.Input}
 	results := e.ix.ancestors[name] // forward step: its dependencies, settled before dispatch
 	if undo || e.ix.isOnComp[name] {
 		results = e.ix.main // compensating: no forward step changes any more
 		bc.Reason = e.s.Reason
 	}
+	n := 0
+	for _, dep := range results {
+		if st := e.s.Steps[dep]; st != nil && st.Outcome == OutcomeSuccess && st.Result != nil {
+			n++
+		}
+	}
+	bc.Results = make(map[string]json.RawMessage, n)
 	for _, dep := range results {
 		if st := e.s.Steps[dep]; st != nil && st.Outcome == OutcomeSuccess && st.Result != nil {
 			bc.Results[dep] = st.Result
@@ -267,13 +304,30 @@ func (e *engine) buildContext(name string, undo bool) BuildContext {
 	return bc
 }
 
+// decode is d.DecodeInput of the state's input, computed once per engine.
+func (e *engine) decode() (any, error) {
+	if !e.decodedOK {
+		e.decoded, e.decodeErr = e.d.DecodeInput(e.s.SagaID, e.s.Input)
+		e.decodedOK = true
+	}
+	return e.decoded, e.decodeErr
+}
+
 // command builds the command of phase p's latest attempt.
 func (e *engine) command(name string, undo bool, p Phase) (Command, error) {
 	a := e.action(name, undo)
 	if a == nil || a.Build == nil {
 		return Command{}, fmt.Errorf("building %s command of step %q: no builder", phaseName(undo), name)
 	}
-	payload, err := a.Build(e.buildContext(name, undo))
+	bc := e.buildContext(name, undo)
+	if e.d.DecodeInput != nil {
+		v, err := e.decode()
+		if err != nil {
+			return Command{}, fmt.Errorf("building %s command of step %q: %w", phaseName(undo), name, err)
+		}
+		bc.Decoded = v
+	}
+	payload, err := a.Build(bc)
 	if err != nil {
 		return Command{}, fmt.Errorf("building %s command of step %q: %w", phaseName(undo), name, err)
 	}
@@ -302,9 +356,7 @@ func phase(st *StepState, undo bool) *Phase {
 // dispatch sends the next attempt of a step's action. On a builder error nothing is sent
 // and the phase is left unchanged.
 func (e *engine) dispatch(name string, undo bool) error {
-	st := e.s.Steps[name]
-	p := phase(st, undo)
-	next := *p
+	next := *phase(e.s.Steps[name], undo)
 	next.Attempt++
 	next.CommandID = CommandID(e.s.SagaID, name, undo, next.Attempt)
 	next.RetryAt = time.Time{}
@@ -315,7 +367,11 @@ func (e *engine) dispatch(name string, undo bool) error {
 	if err != nil {
 		return err
 	}
-	*p = next
+	p := phase(e.mut(name), undo)
+	p.Attempt, p.CommandID, p.Deadline, p.RetryAt = next.Attempt, next.CommandID, next.Deadline, next.RetryAt
+	if e.out.Commands == nil {
+		e.out.Commands = make([]Command, 0, 2) // steps tend to start in pairs
+	}
 	e.out.Commands = append(e.out.Commands, cmd)
 	kind := HistoryDispatched
 	if undo {
@@ -327,8 +383,9 @@ func (e *engine) dispatch(name string, undo bool) error {
 
 // startDo dispatches a step's forward action (first attempt or a retry).
 func (e *engine) startDo(name string) {
-	st := e.s.Steps[name]
-	if err := e.dispatch(name, false); err != nil {
+	err := e.dispatch(name, false)
+	st := e.mut(name)
+	if err != nil {
 		st.Do.RetryAt = time.Time{}
 		e.record(HistoryBuildFailed, name, st.Do.Attempt+1, "", clean(err.Error()))
 		// Nothing was sent for this attempt; earlier attempts (if any) may have happened.
@@ -344,8 +401,9 @@ func (e *engine) startDo(name string) {
 
 // startUndo dispatches a step's compensation (first attempt or a retry).
 func (e *engine) startUndo(name string) {
-	st := e.s.Steps[name]
-	if err := e.dispatch(name, true); err != nil {
+	err := e.dispatch(name, true)
+	st := e.mut(name)
+	if err != nil {
 		st.Undo.RetryAt = time.Time{}
 		e.record(HistoryBuildFailed, name, st.Undo.Attempt+1, "", clean(err.Error()))
 		e.undoFailed(name, "build_failed", st.Undo.Attempt, "")
@@ -371,7 +429,7 @@ func (e *engine) attemptsLeft(name string, undo bool) bool {
 
 // retryOrFail handles a retryable error or a timeout of the latest attempt.
 func (e *engine) retryOrFail(name string, undo bool, reason string) {
-	st := e.s.Steps[name]
+	st := e.mut(name)
 	p := phase(st, undo)
 	p.Deadline = time.Time{}
 	p.Reason = reason
@@ -395,7 +453,7 @@ func (e *engine) retryOrFail(name string, undo bool, reason string) {
 
 // failStep settles a forward step as failed and cancels the saga if it was required.
 func (e *engine) failStep(name, reason string, outcome Outcome, attempt int, cmdID string) {
-	st := e.s.Steps[name]
+	st := e.mut(name)
 	st.Status = StepFailed
 	st.Outcome = outcome
 	st.Do.Reason = reason
@@ -407,7 +465,7 @@ func (e *engine) failStep(name, reason string, outcome Outcome, attempt int, cmd
 }
 
 func (e *engine) undoFailed(name, reason string, attempt int, cmdID string) {
-	st := e.s.Steps[name]
+	st := e.mut(name)
 	st.Status = StepCompensationFailed
 	st.Undo.Reason = reason
 	st.Undo.Deadline, st.Undo.RetryAt = time.Time{}, time.Time{}
@@ -422,12 +480,12 @@ func (e *engine) beginCompensation(reason, failedStep string) {
 	e.s.FailedStep = failedStep
 	e.record(HistoryCompensating, failedStep, 0, "", reason)
 	for _, name := range e.ix.main {
-		st := e.s.Steps[name]
-		switch st.Status {
+		switch e.s.Steps[name].Status {
 		case StepPending:
-			st.Status = StepSkipped
+			e.mut(name).Status = StepSkipped
 			e.record(HistorySkipped, name, 0, "", "")
 		case StepRetryWait:
+			st := e.mut(name)
 			st.Status = StepFailed
 			st.Outcome = OutcomeUnknown
 			st.Do.RetryAt = time.Time{}
@@ -473,6 +531,8 @@ func (e *engine) reply(in Input) {
 		ignore("invalid outcome")
 		return
 	}
+	st = e.mut(stepName)
+	p = phase(st, undo)
 	p.Answered = append(p.Answered, cmdID)
 	if action := e.action(stepName, undo); action != nil && !p.Deadline.IsZero() {
 		e.out.Settled = &Settlement{Step: stepName, Compensation: undo, Attempt: attempt,
@@ -515,7 +575,7 @@ func (e *engine) issued(name string, st *StepState, cmdID string) (undo bool, at
 	for _, undo := range []bool{false, true} {
 		p := phase(st, undo)
 		for a := p.Attempt; a >= 1; a-- {
-			if CommandID(e.s.SagaID, name, undo, a) == cmdID {
+			if id := commandID(e.s.SagaID, name, undo, a); string(id[:]) == cmdID {
 				return undo, a, true
 			}
 		}
@@ -570,8 +630,8 @@ func (e *engine) retry(reason string) {
 	}
 	e.s.Status = StatusCompensating
 	for _, name := range e.ix.main {
-		st := e.s.Steps[name]
-		if st.Status == StepCompensationFailed {
+		if e.s.Steps[name].Status == StepCompensationFailed {
+			st := e.mut(name)
 			st.Undo.Base = st.Undo.Attempt // a fresh attempt budget
 			e.startUndo(name)
 		}
@@ -690,7 +750,7 @@ func (e *engine) progressRunning() {
 	}
 	e.s.Status = StatusCompleted
 	for _, name := range e.ix.onComp {
-		e.s.Steps[name].Status = StepSkipped
+		e.mut(name).Status = StepSkipped
 	}
 	e.record(HistoryCompleted, "", 0, "", "")
 	e.emit(Event{Kind: EventCompleted})

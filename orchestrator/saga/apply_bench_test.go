@@ -6,11 +6,22 @@ import (
 	"time"
 
 	"github.com/podiumhq/podium/orchestrator/order"
+	"github.com/podiumhq/podium/orchestrator/returns"
 	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
 // benchOrder is the OrderPlaced of DESIGN §4.4.
 var benchOrder = json.RawMessage(`{"order_id":"ord-1001","customer":{"id":"cus-7","email":"ada@example.com"},"seller_id":"sel-3","currency":"EUR","items":[{"sku":"SKU-RED-1","quantity":2,"unit_price":1999}],"total":3998,"payment":{"token":"tok_visa"},"shipping_address":{"name":"Ada L.","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}`)
+
+// benchReturn is a returns.Definition start input (events.ReturnRequested).
+var benchReturn = json.RawMessage(`{"return_id":"ret-2001","order_id":"ord-1001","customer":{"id":"cus-7","email":"ada@example.com"},"currency":"EUR","items":[{"sku":"SKU-RED-1","quantity":1,"unit_price":1999}],"refund":1999,"payment":{"token":"tok_visa"},"pickup_address":{"name":"Ada L.","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}`)
+
+var benchReturnResults = map[string]json.RawMessage{
+	returns.StepSchedulePickup:   json.RawMessage(`{"pickup_id":"pick-5f0c2a9e41b7"}`),
+	returns.StepRestock:          json.RawMessage(`{"restock_id":"rst-93c1d2e07a44"}`),
+	returns.StepRefundPayment:    json.RawMessage(`{"refund_id":"ref-0b8d7e3f5a12"}`),
+	returns.StepSendRefundNotice: json.RawMessage(`{"message_id":"msg-c4a8e1b29d07"}`),
+}
 
 var benchResults = map[string]json.RawMessage{
 	order.StepReserveInventory: json.RawMessage(`{"reservation_id":"res-5f0c2a9e41b7"}`),
@@ -25,8 +36,13 @@ const benchTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 // runHappy drives one order saga from start to completed, as the orchestrator does: one
 // Apply per input, every command answered with success. It returns the Apply calls made.
 func runHappy(b *testing.B, d *saga.Definition, id string, start time.Time) (*saga.State, int) {
+	return runHappyWith(b, d, id, benchOrder, benchResults, start)
+}
+
+// runHappyWith is runHappy for any saga: input starts it, results answer its steps.
+func runHappyWith(b *testing.B, d *saga.Definition, id string, input json.RawMessage, results map[string]json.RawMessage, start time.Time) (*saga.State, int) {
 	now := start
-	s, out, err := d.Apply(nil, saga.StartInput(id, benchOrder, 42, benchTrace), now)
+	s, out, err := d.Apply(nil, saga.StartInput(id, input, 42, benchTrace), now)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,7 +52,7 @@ func runHappy(b *testing.B, d *saga.Definition, id string, start time.Time) (*sa
 		c := queue[0]
 		queue = queue[1:]
 		now = now.Add(3 * time.Millisecond)
-		s, out, err = d.Apply(s, saga.ReplyInput(c.ID, c.Step, saga.ReplySuccess, "", benchResults[c.Step]), now)
+		s, out, err = d.Apply(s, saga.ReplyInput(c.ID, c.Step, saga.ReplySuccess, "", results[c.Step]), now)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,6 +80,19 @@ func BenchmarkApplyOrderSaga(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*applies), "ns/apply")
 }
 
+// BenchmarkApplyReturnsSaga runs whole returns sagas (start and four success replies)
+// through Apply.
+func BenchmarkApplyReturnsSaga(b *testing.B) {
+	d := returns.Definition()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var applies int
+	b.ReportAllocs()
+	for b.Loop() {
+		_, applies = runHappyWith(b, d, "ret-2001", benchReturn, benchReturnResults, start)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*applies), "ns/apply")
+}
+
 // BenchmarkApplyReply applies one success reply to a saga with two commands in flight.
 func BenchmarkApplyReply(b *testing.B) {
 	d := order.Definition()
@@ -82,7 +111,8 @@ func BenchmarkApplyReply(b *testing.B) {
 	}
 }
 
-// BenchmarkClone copies a completed saga's state (Apply copies its input state).
+// BenchmarkClone deep-copies a completed saga's state (Apply makes a cheaper copy, which
+// shares the input and results: BenchmarkApplyReply measures it).
 func BenchmarkClone(b *testing.B) {
 	s, _ := runHappy(b, order.Definition(), "ord-1001", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	b.ReportAllocs()

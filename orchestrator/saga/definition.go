@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,12 +27,20 @@ type BuildContext struct {
 	Results map[string]json.RawMessage
 	// Reason is why the saga is compensating; empty for forward steps.
 	Reason string
+	// Decoded is what the definition's DecodeInput made of Input, shared by every command
+	// built in one Apply (or one InFlight): read it, never modify it. Nil when the
+	// definition has no DecodeInput.
+	Decoded any
 }
 
 // Builder builds a command payload. It must be pure: the engine rebuilds in-flight
 // commands from the state ([Definition.InFlight]) and relies on getting the same bytes.
 // An error fails the step (or its compensation) without dispatching anything.
 type Builder func(BuildContext) (json.RawMessage, error)
+
+// InputDecoder decodes a saga's input (State.Input) for its builders: see
+// Definition.DecodeInput. Like a Builder it must be pure.
+type InputDecoder func(sagaID string, input json.RawMessage) (any, error)
 
 // Action is one command a step sends: its forward action or its compensation.
 type Action struct {
@@ -86,6 +95,15 @@ type Definition struct {
 	// Labels names the saga's statuses for people, the API and lifecycle events ("pending"
 	// instead of "running" for an order). See Label.
 	Labels StatusLabels
+	// DecodeInput, when set, decodes the saga's input once per Apply (and per InFlight),
+	// the first time a command is built, for every builder that runs in it: they find the
+	// value in BuildContext.Decoded instead of each decoding Input again. An error fails
+	// the build of every command of that Apply, as the builders' own error would. Default:
+	// nil, builders get a nil Decoded.
+	DecodeInput InputDecoder
+
+	// ix caches the definition's index (a *cachedIndex): see index.
+	ix atomic.Value
 }
 
 // StatusLabels names a definition's statuses. An empty field takes the engine's name of the
@@ -303,19 +321,74 @@ func findCycle(steps []Step, main map[string]*Step) []string {
 	return nil
 }
 
-// index is the derived, read-only view of a definition the engine works with. It is
-// rebuilt per call (definitions are small) so that Definition stays a plain value.
+// index is the derived, read-only view of a definition the engine works with.
 type index struct {
+	id         string           // the definition's ID
 	steps      map[string]*Step // main and on-compensated steps
 	main       []string         // main steps, definition order
 	onComp     []string         // on-compensated steps, definition order
+	all        []string         // main, then on-compensated steps
 	isOnComp   map[string]bool
 	ancestors  map[string][]string // transitive dependencies of each main step
 	dependents map[string][]string // transitive dependents of each main step
 }
 
+// cachedIndex is an index with what it was derived from.
+type cachedIndex struct {
+	owner         *Definition
+	name          string
+	version       int
+	steps, onComp []Step     // d.Steps and d.OnCompensated when indexed
+	shape         [][]string // the After of each step, main then on-compensated
+	names         []string   // the name of each step, main then on-compensated
+	ix            *index
+}
+
+// index returns the definition's index, built on first use and cached in d. Definitions
+// are documented as not modified once shared, but stay plain values: a copy of d, or a d
+// whose name, version, step slices, step names or dependency lists were replaced since, is
+// indexed again. Safe for concurrent use (two goroutines may both build it).
 func (d *Definition) index() *index {
+	if c, _ := d.ix.Load().(*cachedIndex); c != nil && c.fits(d) {
+		return c.ix
+	}
+	c := &cachedIndex{owner: d, name: d.Name, version: d.Version, steps: d.Steps, onComp: d.OnCompensated, ix: d.buildIndex()}
+	for _, list := range [][]Step{d.Steps, d.OnCompensated} {
+		for i := range list {
+			c.shape = append(c.shape, list[i].After)
+			c.names = append(c.names, list[i].Name)
+		}
+	}
+	d.ix.Store(c)
+	return c.ix
+}
+
+// fits reports whether c is still the index of d.
+func (c *cachedIndex) fits(d *Definition) bool {
+	if c.owner != d || c.name != d.Name || c.version != d.Version ||
+		!sameSlice(c.steps, d.Steps) || !sameSlice(c.onComp, d.OnCompensated) {
+		return false
+	}
+	i := 0
+	for _, list := range [][]Step{d.Steps, d.OnCompensated} {
+		for j := range list {
+			if list[j].Name != c.names[i] || !sameSlice(list[j].After, c.shape[i]) {
+				return false
+			}
+			i++
+		}
+	}
+	return true
+}
+
+// sameSlice reports whether a and b are the same slice (same array, same length).
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+func (d *Definition) buildIndex() *index {
 	ix := &index{
+		id:         d.ID(),
 		steps:      make(map[string]*Step, len(d.Steps)+len(d.OnCompensated)),
 		isOnComp:   make(map[string]bool, len(d.OnCompensated)),
 		ancestors:  make(map[string][]string, len(d.Steps)),
@@ -351,6 +424,7 @@ func (d *Definition) index() *index {
 		}
 		walk(name)
 	}
+	ix.all = append(slices.Clip(ix.main), ix.onComp...)
 	return ix
 }
 

@@ -1,10 +1,13 @@
 package saga
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func TestValidate(t *testing.T) {
@@ -174,6 +177,35 @@ func TestCommandIDs(t *testing.T) {
 	}
 	if got, want := IdempotencyKey("o1", "a", true), "o1/a/undo"; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestCommandIDsAreStable pins command IDs: IDs in stored states and in flight depend on
+// them never changing. Each is uuid.NewSHA1 of "sagaID/step/phase/attempt".
+func TestCommandIDsAreStable(t *testing.T) {
+	long := strings.Repeat("x", 200) // longer than CommandID's stack buffer
+	tests := []struct {
+		sagaID, step string
+		comp         bool
+		attempt      int
+		want         string // "" = as uuid.NewSHA1 derives it
+	}{
+		{"ord-1001", "reserve-inventory", false, 1, "c0aacfc5-8e4d-502e-9b33-18117a89f50f"},
+		{"ord-1001", "reserve-inventory", true, 12, "4d2961f7-c0d9-5420-9a40-f276018567fd"},
+		{long, "a", false, 3, ""},
+		{"s", long, true, 1, ""},
+		{"", "", false, 0, ""},
+		{"é/ü", "b", true, -1, ""},
+	}
+	for _, tt := range tests {
+		want := tt.want
+		if want == "" {
+			name := fmt.Sprintf("%s/%s/%s/%d", tt.sagaID, tt.step, phaseName(tt.comp), tt.attempt)
+			want = uuid.NewSHA1(commandNamespace, []byte(name)).String()
+		}
+		if got := CommandID(tt.sagaID, tt.step, tt.comp, tt.attempt); got != want {
+			t.Errorf("CommandID(%.10q, %.10q, %v, %d): got %s, want %s", tt.sagaID, tt.step, tt.comp, tt.attempt, got, want)
+		}
 	}
 }
 

@@ -1,11 +1,14 @@
 package saga
 
 import (
+	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,9 +124,40 @@ func unitFraction(seed uint64, key string, n int) float64 {
 var commandNamespace = uuid.MustParse("8c0f5b1e-3d0a-4b7e-9a51-6f2c4d7e1b93")
 
 // CommandID is the deterministic ID of a command: a SHA-1 UUID of
-// "sagaID/step/do/attempt" (or ".../undo/attempt" for a compensation).
+// "sagaID/step/do/attempt" (or ".../undo/attempt" for a compensation), as uuid.NewSHA1
+// derives it in commandNamespace.
 func CommandID(sagaID, step string, compensation bool, attempt int) string {
-	return uuid.NewSHA1(commandNamespace, []byte(fmt.Sprintf("%s/%s/%s/%d", sagaID, step, phaseName(compensation), attempt))).String()
+	id := commandID(sagaID, step, compensation, attempt)
+	return string(id[:])
+}
+
+// commandID is the text of CommandID, without allocating it (comparing string(id[:]) with a
+// string does not allocate either).
+func commandID(sagaID, step string, compensation bool, attempt int) [36]byte {
+	// uuid.NewSHA1 hashes the namespace, then the name; one buffer on the stack holds both.
+	var buf [128]byte
+	b := append(buf[:0], commandNamespace[:]...)
+	b = append(b, sagaID...)
+	b = append(b, '/')
+	b = append(b, step...)
+	b = append(b, '/')
+	b = append(b, phaseName(compensation)...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(attempt), 10)
+	sum := sha1.Sum(b)
+	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
+	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
+	var id [36]byte                 // uuid.UUID.String's layout: 8-4-4-4-12 hex digits
+	hex.Encode(id[0:8], sum[0:4])
+	id[8] = '-'
+	hex.Encode(id[9:13], sum[4:6])
+	id[13] = '-'
+	hex.Encode(id[14:18], sum[6:8])
+	id[18] = '-'
+	hex.Encode(id[19:23], sum[8:10])
+	id[23] = '-'
+	hex.Encode(id[24:36], sum[10:16])
+	return id
 }
 
 // IdempotencyKey is the key workers deduplicate a step's command on, stable across

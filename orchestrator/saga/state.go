@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -136,6 +137,13 @@ const (
 // history is an output of Apply, not part of the state). It is a plain value:
 // JSON-serialisable losslessly (times are kept in UTC without monotonic readings, raw JSON
 // compacted), versioned by Format.
+//
+// A state returned by Apply shares with the state it was applied to its Input, its
+// Milestones list and the StepState of every step the input did not change (their Results
+// and Answered lists too): treat the states Apply takes and returns as immutable below
+// their own fields — setting a field of the State is fine, writing into a StepState, the
+// Steps map or the bytes and elements of a slice is not. Clone makes a copy that shares
+// nothing.
 type State struct {
 	Format      int             `json:"format"`
 	SagaID      string          `json:"saga_id"`
@@ -196,7 +204,7 @@ func (s *State) Finished() bool {
 	return true
 }
 
-// Clone returns a deep copy of s.
+// Clone returns a deep copy of s: it shares no memory with s.
 func (s *State) Clone() *State {
 	if s == nil {
 		return nil
@@ -205,19 +213,31 @@ func (s *State) Clone() *State {
 	c.Input = bytes.Clone(s.Input)
 	if s.Steps != nil {
 		c.Steps = make(map[string]*StepState, len(s.Steps))
+		steps := make([]StepState, 0, len(s.Steps)) // one allocation for every step
 		for name, st := range s.Steps {
 			if st == nil {
 				c.Steps[name] = nil
 				continue
 			}
-			cs := *st
+			steps = append(steps, *st)
+			cs := &steps[len(steps)-1]
 			cs.Result = bytes.Clone(st.Result)
 			cs.Do.Answered = slices.Clone(st.Do.Answered)
 			cs.Undo.Answered = slices.Clone(st.Undo.Answered)
-			c.Steps[name] = &cs
+			c.Steps[name] = cs
 		}
 	}
 	c.Milestones = slices.Clone(s.Milestones)
+	return &c
+}
+
+// successor is the copy of s that Apply changes: the state and its map of steps are
+// copied; the steps' states are shared until the engine writes one (engine.mut copies it
+// first), and so are Input and the Milestones list (clipped, so that appending copies).
+func (s *State) successor() *State {
+	c := *s
+	c.Steps = maps.Clone(s.Steps)
+	c.Milestones = slices.Clip(s.Milestones)
 	return &c
 }
 
@@ -242,11 +262,14 @@ func (s *State) NextTimer() (time.Time, bool) {
 	return next, found
 }
 
-// canonicalJSON returns raw as the state's JSON encoding will store it (compacted,
-// HTML-escaped), nil for empty input, and false if raw is not JSON.
+// canonicalJSON returns a copy of raw as the state's JSON encoding will store it
+// (compacted, HTML-escaped), nil for empty input, and false if raw is not JSON.
 func canonicalJSON(raw json.RawMessage) (json.RawMessage, bool) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, true
+	}
+	if compactAndEscaped(raw) && json.Valid(raw) {
+		return bytes.Clone(raw), true // what json.Marshal makes of it, in one allocation
 	}
 	// json.Marshal compacts and HTML-escapes, exactly as encoding the state will.
 	b, err := json.Marshal(raw)
@@ -254,4 +277,26 @@ func canonicalJSON(raw json.RawMessage) (json.RawMessage, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// compactAndEscaped reports whether json.Marshal leaves raw as it is, if raw is valid JSON:
+// no whitespace outside strings, no '<', '>' or '&', no U+2028 or U+2029 (it is
+// conservative: any 0xE2 byte counts as one of those).
+func compactAndEscaped(raw []byte) bool {
+	inString, escaped := false, false
+	for _, c := range raw {
+		switch {
+		case c == '<' || c == '>' || c == '&' || c == 0xE2:
+			return false
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
 }
