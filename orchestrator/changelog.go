@@ -28,44 +28,79 @@ const HeaderGeneration = "podium.generation"
 // whose last record is not the snapshot kept: a late write of an ended generation landed
 // after the owner's, and compaction would keep it, so the kept snapshot must be written
 // again.
+//
+// The records are decoded straight from the fetched data (pkafka.ScanPartition): a
+// snapshot that loses to the one kept (stale) is recognised by its version alone, without
+// decoding it, and a saga's ID is allocated once, by its first snapshot.
 func (p *processor) restore(ctx context.Context) (int64, []string, error) {
-	lastIsKept := map[string]bool{}
-	end, err := pkafka.ReadPartition(ctx, p.cfg.Kafka, events.TopicSagaState, p.partition, func(m kafkago.Message) error {
-		id := string(m.Key)
-		if strings.HasPrefix(id, earlyKeyPrefix) {
-			if err := p.early.restoreRecord(id, m.Value); err != nil {
-				p.log.Error().Err(err).Int64("offset", m.Offset).Msg("skipping unreadable early cancel record")
-			}
-			return nil
+	// staleLast holds the sagas whose last record so far is a stale snapshot: rare, so it
+	// stays small where a flag per saga would cost a second map of every saga.
+	staleLast := map[string]struct{}{}
+	sized := len(p.sagas) > 0
+	end, err := pkafka.ScanPartition(ctx, p.cfg.Kafka, events.TopicSagaState, p.partition, func(m kafkago.Message) error {
+		if !sized {
+			// At most as many sagas as records are left: no rehashing while restoring.
+			sized = true
+			p.sagas = make(map[string]*saga.State, min(m.HighWaterMark-m.Offset, maxRestoreHint))
 		}
-		if strings.HasPrefix(id, IndexKeyPrefix) {
-			if m.Value == nil {
+		if hasPrefix(m.Key, IndexKeyPrefix) { // the early cancel prefix starts with it
+			id := string(m.Key)
+			switch {
+			case strings.HasPrefix(id, earlyKeyPrefix):
+				if err := p.early.restoreRecord(id, m.Value); err != nil {
+					p.log.Error().Err(err).Int64("offset", m.Offset).Msg("skipping unreadable early cancel record")
+				}
+			case m.Value == nil:
 				p.finished.forgetRecord(id)
-			} else if err := p.finished.restoreRecord(id, m.Value); err != nil {
-				p.log.Error().Err(err).Int64("offset", m.Offset).Msg("skipping unreadable finished-saga index record")
+			default:
+				if err := p.finished.restoreRecord(id, m.Value); err != nil {
+					p.log.Error().Err(err).Int64("offset", m.Offset).Msg("skipping unreadable finished-saga index record")
+				}
 			}
 			return nil
 		}
 		if m.Value == nil { // tombstone
+			id := string(m.Key)
 			delete(p.sagas, id)
-			delete(lastIsKept, id)
+			delete(staleLast, id)
 			return nil
+		}
+		cur := p.sagas[string(m.Key)] // no allocation for the lookup
+		if cur != nil {
+			if version, generation, err := saga.PeekVersion(m.Value); err == nil &&
+				(cur.Version > version || (cur.Version == version && cur.Generation > generation)) {
+				p.cfg.Metrics.StaleSnapshots.Inc()
+				p.log.Warn().Bytes("order_id", m.Key).Uint64("kept_version", cur.Version).Int32("kept_generation", cur.Generation).
+					Uint64("stale_version", version).Int32("stale_generation", generation).
+					Msg("ignoring stale snapshot from an older writer")
+				staleLast[string(m.Key)] = struct{}{}
+				return nil
+			}
 		}
 		s, err := saga.DecodeState(m.Value)
 		if err != nil {
-			p.log.Error().Err(err).Str("order_id", id).Int64("offset", m.Offset).Msg("skipping unreadable saga snapshot")
+			p.log.Error().Err(err).Bytes("order_id", m.Key).Int64("offset", m.Offset).Msg("skipping unreadable saga snapshot")
 			return nil
 		}
-		if cur, ok := p.sagas[id]; ok && newer(cur, s) {
-			p.cfg.Metrics.StaleSnapshots.Inc()
-			p.log.Warn().Str("order_id", id).Uint64("kept_version", cur.Version).Int32("kept_generation", cur.Generation).
-				Uint64("stale_version", s.Version).Int32("stale_generation", s.Generation).
-				Msg("ignoring stale snapshot from an older writer")
-			lastIsKept[id] = false
+		if cur != nil {
+			if newer(cur, s) { // PeekVersion could not tell
+				p.cfg.Metrics.StaleSnapshots.Inc()
+				p.log.Warn().Bytes("order_id", m.Key).Uint64("kept_version", cur.Version).Int32("kept_generation", cur.Generation).
+					Uint64("stale_version", s.Version).Int32("stale_generation", s.Generation).
+					Msg("ignoring stale snapshot from an older writer")
+				staleLast[string(m.Key)] = struct{}{}
+				return nil
+			}
+			*cur = *s // the map keeps its key: no allocation, no assignment
+			if len(staleLast) > 0 {
+				delete(staleLast, string(m.Key))
+			}
 			return nil
 		}
-		p.sagas[id] = s
-		lastIsKept[id] = true
+		p.sagas[string(m.Key)] = s
+		if len(staleLast) > 0 {
+			delete(staleLast, string(m.Key))
+		}
 		return nil
 	})
 	if err != nil {
@@ -79,15 +114,17 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 		p.log.Error().Int64("end_at_start", end).Int64("end_now", now).
 			Msg("the saga changelog grew during restore: another writer is alive for this partition")
 	}
-	// Finished sagas leave memory: the index keeps what dedupe and retention need.
+	// Finished sagas leave memory: the index keeps what dedupe and retention need. The
+	// others' timers are scheduled in the same pass, while their steps are in the cache.
+	restored := len(p.sagas)
 	for id, s := range p.sagas {
 		if s.Finished() {
 			p.finished.add(id, s.Status, s.UpdatedAt)
 			delete(p.sagas, id)
-			if !lastIsKept[id] {
+			if _, stale := staleLast[id]; stale {
 				p.markers[id] = s // compaction would keep the stale record instead
 			}
-			delete(lastIsKept, id)
+			delete(staleLast, id)
 			continue
 		}
 		if st, done := p.finished.lookup(id); done {
@@ -95,8 +132,18 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 			p.log.Warn().Str("order_id", id).Str("status", string(st)).Uint64("version", s.Version).
 				Msg("dropping the snapshot of a saga that already finished")
 			delete(p.sagas, id)
-			delete(lastIsKept, id)
+			delete(staleLast, id)
+			continue
 		}
+		due, ok := s.NextTimer()
+		p.timers.schedule(id, due, ok)
+	}
+	if len(p.sagas) < restored/4 {
+		// A map does not shrink (nor does maps.Clone's copy): the sagas in flight move to
+		// one of their size.
+		inFlight := make(map[string]*saga.State, len(p.sagas))
+		maps.Copy(inFlight, p.sagas)
+		p.sagas = inFlight
 	}
 	p.finished.sortRestored()
 	p.early.restored(func(id string) bool {
@@ -104,20 +151,23 @@ func (p *processor) restore(ctx context.Context) (int64, []string, error) {
 		return done || p.sagas[id] != nil
 	})
 	var rewrite []string
-	for id, kept := range lastIsKept {
-		if !kept {
-			rewrite = append(rewrite, id)
-		}
+	for id := range staleLast {
+		rewrite = append(rewrite, id)
 	}
 	for id := range p.markers {
 		rewrite = append(rewrite, id)
 	}
 	sort.Strings(rewrite)
-	for id, s := range p.sagas {
-		due, ok := s.NextTimer()
-		p.timers.schedule(id, due, ok)
-	}
 	return end, rewrite, nil
+}
+
+// maxRestoreHint caps the size restore gives the saga map up front (a changelog's records
+// outnumber its sagas when many snapshots of a saga are not compacted yet).
+const maxRestoreHint = 1 << 20
+
+// hasPrefix is strings.HasPrefix(string(b), prefix) without converting b.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
 }
 
 // newer reports whether snapshot a wins over b: the higher version, and on a tie the later
@@ -308,13 +358,13 @@ var closedTimeChan = func() <-chan time.Time {
 // inFlightSagas lists the restored sagas that wait on a command: the previous owner may have
 // died before sending it, so it is sent again (workers dedupe by idempotency key).
 func (p *processor) inFlightSagas() []string {
-	var ids []string
+	ids := make([]string, 0, len(p.sagas))
 	for id, s := range p.sagas {
 		if def := p.definition(s); def != nil && def.Waiting(s) {
 			ids = append(ids, id)
 		}
 	}
-	sort.Strings(ids) // a stable order across restores
+	slices.Sort(ids) // a stable order across restores
 	return ids
 }
 

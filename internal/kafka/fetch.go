@@ -45,8 +45,59 @@ func newFetcher(c Config) *fetcher {
 // Close releases the fetcher's connections.
 func (f *fetcher) Close() error { return f.layouts.Close() }
 
-// fetchOne sends one Fetch request for tps (one leader).
+// fetchOne sends one Fetch request for tps (one leader) and copies the records out of the
+// response.
 func (f *fetcher) fetchOne(ctx context.Context, tps []TopicPartition, offsets map[TopicPartition]int64, maxWait time.Duration, maxBytes int) (map[TopicPartition]FetchResult, error) {
+	resp, err := f.fetchRaw(ctx, tps, offsets, maxWait, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]FetchResult, len(tps))
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			tp := TopicPartition{t.Topic, int(p.Partition)}
+			res := FetchResult{HighWatermark: p.HighWatermark, LogStartOffset: p.LogStartOffset}
+			if p.ErrorCode != 0 {
+				res.Err = kafkago.Error(p.ErrorCode)
+				out[tp] = res
+				continue
+			}
+			if p.RecordSet.Records != nil {
+				from := offsets[tp]
+				for {
+					rec, err := p.RecordSet.Records.ReadRecord()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						if len(res.Records) == 0 {
+							res.Err = fmt.Errorf("decoding records of %s[%d]@%d: %w", tp.Topic, tp.Partition, from, err)
+						}
+						break // keep what was decoded; the rest is fetched again
+					}
+					if rec.Offset < from {
+						release(rec.Key, rec.Value)
+						continue // a record batch may start before the offset asked for
+					}
+					m, err := toMessage(tp.Topic, tp.Partition, p.HighWatermark, rec)
+					if err != nil {
+						if len(res.Records) == 0 {
+							res.Err = err
+						}
+						break
+					}
+					res.Records = append(res.Records, m)
+				}
+			}
+			out[tp] = res
+		}
+	}
+	return out, nil
+}
+
+// fetchRaw sends one Fetch request for tps (one leader) and returns kafka-go's response, whose
+// records are still in its buffers (see release).
+func (f *fetcher) fetchRaw(ctx context.Context, tps []TopicPartition, offsets map[TopicPartition]int64, maxWait time.Duration, maxBytes int) (*fetchAPI.Response, error) {
 	sort.Slice(tps, func(i, j int) bool {
 		if tps[i].Topic != tps[j].Topic {
 			return tps[i].Topic < tps[j].Topic
@@ -84,45 +135,5 @@ func (f *fetcher) fetchOne(ctx context.Context, tps []TopicPartition, offsets ma
 	if resp.ErrorCode != 0 {
 		return nil, fmt.Errorf("fetching %d partitions: %w", len(tps), kafkago.Error(resp.ErrorCode))
 	}
-	out := make(map[TopicPartition]FetchResult, len(tps))
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			tp := TopicPartition{t.Topic, int(p.Partition)}
-			res := FetchResult{HighWatermark: p.HighWatermark, LogStartOffset: p.LogStartOffset}
-			if p.ErrorCode != 0 {
-				res.Err = kafkago.Error(p.ErrorCode)
-				out[tp] = res
-				continue
-			}
-			if p.RecordSet.Records != nil {
-				from := offsets[tp]
-				for {
-					rec, err := p.RecordSet.Records.ReadRecord()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						if len(res.Records) == 0 {
-							res.Err = fmt.Errorf("decoding records of %s[%d]@%d: %w", tp.Topic, tp.Partition, from, err)
-						}
-						break // keep what was decoded; the rest is fetched again
-					}
-					if rec.Offset < from {
-						release(rec)
-						continue // a record batch may start before the offset asked for
-					}
-					m, err := toMessage(tp.Topic, tp.Partition, p.HighWatermark, rec)
-					if err != nil {
-						if len(res.Records) == 0 {
-							res.Err = err
-						}
-						break
-					}
-					res.Records = append(res.Records, m)
-				}
-			}
-			out[tp] = res
-		}
-	}
-	return out, nil
+	return resp, nil
 }

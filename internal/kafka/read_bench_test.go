@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -11,8 +12,10 @@ import (
 
 // BenchmarkReadPartition reads a partition of 20,000 snapshot-sized records (3.7 KB), as
 // the orchestrator's restore does: it is the floor of restore time, before any decoding.
+// "read" copies every record out (ReadPartition), "scan" lends them (ScanPartition, what
+// the restore uses).
 //
-//	go test -run XXX -bench ReadPartition ./internal/kafka/
+//	go test -run XXX -bench ReadPartition -benchmem ./internal/kafka/
 func BenchmarkReadPartition(b *testing.B) {
 	_, cfg := newCluster(&testing.T{})
 	topic := "bench.read-partition"
@@ -33,17 +36,27 @@ func BenchmarkReadPartition(b *testing.B) {
 			msgs = msgs[:0]
 		}
 	}
-	b.SetBytes(int64(n * len(value)))
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
-		count := 0
-		if _, err := ReadPartition(b.Context(), cfg, topic, 0, func(kafkago.Message) error { count++; return nil }); err != nil {
-			b.Fatal(err)
-		}
-		if count != n {
-			b.Fatalf("read %d records, want %d", count, n)
-		}
-		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+	for _, bc := range []struct {
+		name string
+		read func(context.Context, Config, string, int, func(kafkago.Message) error) (int64, error)
+	}{
+		{"read", ReadPartition},
+		{"scan", ScanPartition},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(n * len(value)))
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				count := 0
+				if _, err := bc.read(b.Context(), cfg, topic, 0, func(kafkago.Message) error { count++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+				if count != n {
+					b.Fatalf("read %d records, want %d", count, n)
+				}
+				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+			}
+		})
 	}
 }

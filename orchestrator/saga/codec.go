@@ -1,13 +1,15 @@
 package saga
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,7 +106,13 @@ func appendPhase(b []byte, p *Phase) []byte {
 }
 
 // UnmarshalBinary decodes a state written by MarshalBinary. The state's Format is
-// FormatVersion (the state, not its encoding).
+// FormatVersion (the state, not its encoding). The state does not refer to data: the caller
+// may reuse it.
+//
+// Decoding allocates little (restore decodes every snapshot of a changelog): the step
+// names, definition ID and milestones are interned (see interned), the statuses and
+// outcomes are constants, an answered command ID equal to its phase's CommandID shares its
+// string, and the steps and the Answered lists of the state take one allocation each.
 func (s *State) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	if len(data) < len(binaryMagic) || [4]byte(data[:4]) != binaryMagic {
@@ -116,34 +124,31 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	out.Version = d.uvarint()
 	out.Generation = int32(d.varint())
 	out.SagaID = d.string()
-	out.Definition = d.string()
+	out.Definition = d.name()
 	out.Status = Status(d.known())
 	out.CreatedAt = d.time()
 	out.UpdatedAt = d.time()
 	out.Seed = d.uint64()
 	out.TraceParent = d.string()
 	out.Reason = d.string()
-	out.FailedStep = d.string()
-	if in := d.bytes(); len(in) > 0 {
-		out.Input = json.RawMessage(bytes.Clone(in))
-	}
+	out.FailedStep = d.name()
+	out.Input = d.raw()
 	if n := d.count(); n > 0 {
 		out.Milestones = make([]string, n)
 		for i := range out.Milestones {
-			out.Milestones[i] = d.string()
+			out.Milestones[i] = d.name()
 		}
 	}
 	n := d.count()
 	out.Steps = make(map[string]*StepState, n)
 	steps := make([]StepState, n) // one allocation for every step
+	d.steps = n
 	for i := range steps {
 		st := &steps[i]
-		name := d.string()
+		name := d.name()
 		st.Status = StepStatus(d.known())
 		st.Outcome = Outcome(d.known())
-		if r := d.bytes(); len(r) > 0 {
-			st.Result = json.RawMessage(bytes.Clone(r))
-		}
+		st.Result = d.raw()
 		d.phase(&st.Do)
 		d.phase(&st.Undo)
 		out.Steps[name] = st
@@ -159,7 +164,8 @@ func (s *State) UnmarshalBinary(data []byte) error {
 }
 
 // DecodeState decodes a snapshot in any format podium wrote: binary (MarshalBinary) or
-// JSON (format 1 or 2).
+// JSON (format 1 or 2). The state does not refer to data: a caller may decode straight from
+// a buffer it reuses (the orchestrator's restore decodes from the fetched record batches).
 func DecodeState(data []byte) (*State, error) {
 	var s State
 	var err error
@@ -197,6 +203,10 @@ func PeekVersion(data []byte) (version uint64, generation int32, err error) {
 type decoder struct {
 	b   []byte
 	err error
+	// steps is the state's step count: the size of the first Answered arena.
+	steps int
+	// answered is where the Answered lists of the state's phases are cut from.
+	answered []string
 }
 
 func (d *decoder) fail(what string) {
@@ -207,6 +217,11 @@ func (d *decoder) fail(what string) {
 }
 
 func (d *decoder) uvarint() uint64 {
+	if len(d.b) > 0 && d.b[0] < 0x80 { // one byte: most counts, lengths and attempts
+		v := uint64(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.fail("integer")
@@ -248,25 +263,107 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) string() string { return string(d.bytes()) }
 
-// knownStrings are the statuses and outcomes: decoded without an allocation each.
-var knownStrings = func() map[string]string {
-	m := map[string]string{}
-	for _, s := range []string{
-		string(StatusRunning), string(StatusCompensating), string(StatusCompleted), string(StatusCompensated), string(StatusFailed),
-		string(StepPending), string(StepDispatched), string(StepRetryWait), string(StepSucceeded), string(StepFailed),
-		string(StepCompensating), string(StepCompensated), string(StepCompensationFailed), string(StepSkipped),
-		string(OutcomeSuccess), string(OutcomeFailure), string(OutcomeUnknown),
-	} {
-		m[s] = s
+// raw reads a JSON value (input, result) into a copy of its own; nil when empty.
+func (d *decoder) raw() json.RawMessage {
+	b := d.bytes()
+	if len(b) == 0 {
+		return nil
 	}
-	return m
-}()
+	out := make(json.RawMessage, len(b))
+	copy(out, b)
+	return out
+}
 
-// known reads a string that is usually one of knownStrings.
+// name reads a string of the saga's definition (a step name, the definition ID, a
+// milestone): interned.
+func (d *decoder) name() string {
+	b := d.bytes()
+	if len(b) == 0 || len(b) > maxInternedLen {
+		return string(b)
+	}
+	if m := interned.names.Load(); m != nil {
+		if s, ok := (*m)[string(b)]; ok { // no allocation for the lookup
+			return s
+		}
+	}
+	return intern(string(b))
+}
+
+// maxInterned bounds interned: the names of a few dozen saga definitions and versions.
+// Beyond it, and for names longer than maxInternedLen, names are allocated for each state
+// as other strings are.
+const (
+	maxInterned    = 4096
+	maxInternedLen = 64
+)
+
+// interned holds one copy of each name decoding met (see decoder.name), so that the
+// restored states of a partition share their step names instead of allocating them for
+// each saga. It is copy-on-write: decoders read it without a lock (restores of several
+// partitions decode concurrently) and a new name, rare after the first states, copies it
+// under mu.
+var interned struct {
+	mu    sync.Mutex
+	names atomic.Pointer[map[string]string]
+}
+
+// intern returns the interned copy of s, adding s if there is none and room for it.
+func intern(s string) string {
+	interned.mu.Lock()
+	defer interned.mu.Unlock()
+	var m map[string]string
+	if old := interned.names.Load(); old != nil {
+		if t, ok := (*old)[s]; ok {
+			return t
+		}
+		if len(*old) >= maxInterned {
+			return s
+		}
+		m = make(map[string]string, len(*old)+1)
+		maps.Copy(m, *old)
+	} else {
+		m = map[string]string{}
+	}
+	m[s] = s
+	interned.names.Store(&m)
+	return s
+}
+
+// known reads a status or an outcome: a constant, without an allocation, for the known
+// ones.
 func (d *decoder) known() string {
 	b := d.bytes()
-	if s, ok := knownStrings[string(b)]; ok {
-		return s
+	switch string(b) { // compiled to comparisons: no allocation
+	case "":
+		return ""
+	case string(StatusRunning):
+		return string(StatusRunning)
+	case string(StatusCompensating):
+		return string(StatusCompensating)
+	case string(StatusCompleted):
+		return string(StatusCompleted)
+	case string(StatusCompensated):
+		return string(StatusCompensated)
+	case string(StatusFailed): // = StepFailed
+		return string(StatusFailed)
+	case string(StepPending):
+		return string(StepPending)
+	case string(StepDispatched):
+		return string(StepDispatched)
+	case string(StepRetryWait):
+		return string(StepRetryWait)
+	case string(StepSucceeded):
+		return string(StepSucceeded)
+	case string(StepCompensationFailed):
+		return string(StepCompensationFailed)
+	case string(StepSkipped):
+		return string(StepSkipped)
+	case string(OutcomeSuccess):
+		return string(OutcomeSuccess)
+	case string(OutcomeFailure):
+		return string(OutcomeFailure)
+	case string(OutcomeUnknown):
+		return string(OutcomeUnknown)
 	}
 	return string(b)
 }
@@ -296,9 +393,18 @@ func (d *decoder) phase(p *Phase) {
 	p.Deadline = d.time()
 	p.RetryAt = d.time()
 	if n := d.count(); n > 0 {
-		p.Answered = make([]string, n)
+		if cap(d.answered)-len(d.answered) < n {
+			d.answered = make([]string, 0, max(n, d.steps))
+		}
+		k := len(d.answered)
+		d.answered = d.answered[:k+n]
+		p.Answered = d.answered[k : k+n : k+n] // clipped: appending copies
 		for i := range p.Answered {
-			p.Answered[i] = d.string()
+			if b := d.bytes(); string(b) == p.CommandID {
+				p.Answered[i] = p.CommandID // the reply of the latest attempt, usually
+			} else {
+				p.Answered[i] = string(b)
+			}
 		}
 	}
 	p.Reason = d.string()
