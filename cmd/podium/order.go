@@ -96,38 +96,16 @@ func newOrderPlaceCmd() *cobra.Command {
 				}
 				orders = append(orders, sample.Order{Placed: one})
 			}
-			w := pkafka.NewProducer(kcfg)
-			defer w.Close()
-			out := cmd.OutOrStdout()
-			var tracking *client.Tracking
-			if wait {
-				if tracking, err = client.Track(cmd.Context(), kcfg); err != nil {
-					return err
-				}
-				defer tracking.Close()
-			} else {
-				tracking = &client.Tracking{Tracker: sample.NewTracker()}
+			ids := make([]string, len(orders))
+			for i, o := range orders {
+				ids[i] = o.Placed.OrderID
 			}
-			bar := newProgress(cmd.ErrOrStderr(), "placing", len(orders))
-			if err := tracking.Place(cmd.Context(), w, orders, bar.set); err != nil {
-				return kcfg.Explain(err)
-			}
-			bar.finish()
-			if len(orders) == 1 {
-				fmt.Fprintf(out, "placed %s\n", orders[0].Placed.OrderID)
-			} else {
-				fmt.Fprintf(out, "placed %d orders (%s … %s)\n", len(orders), orders[0].Placed.OrderID, orders[len(orders)-1].Placed.OrderID)
-			}
-			if !wait {
-				return nil
-			}
-			kinds := []sagaKind{ordersKind(tracking.Tracker)}
-			summaries, err := waitTerminal(cmd.Context(), within, out, nil, kinds...)
-			if err != nil && !errors.Is(err, errNotTerminal) {
-				return err
-			}
-			fmt.Fprint(out, report(kinds, summaries))
-			return exitForSummaries(kinds, summaries, within)
+			return startSagas(cmd, kcfg, sagaStarts{ids: ids, label: "placing", wait: wait, within: within,
+				write: func(ctx context.Context, t *client.Tracking, w client.Writer, progress func(int)) error {
+					return t.Place(ctx, w, orders, progress)
+				},
+				kind: func(t *client.Tracking) sagaKind { return ordersKind(t.Tracker) },
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -158,27 +136,89 @@ func newOrderPlaceCmd() *cobra.Command {
 
 // readOrderFile reads and validates one OrderPlaced document (limited to 1 MiB).
 func readOrderFile(path string, stdin io.Reader) (events.OrderPlaced, error) {
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return events.OrderPlaced{}, err
-		}
-		defer f.Close()
-		r = f
-	}
-	raw, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	raw, err := readDocument(path, stdin)
 	if err != nil {
-		return events.OrderPlaced{}, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(raw) > 1<<20 {
-		return events.OrderPlaced{}, fmt.Errorf("reading %s: larger than 1 MiB", path)
+		return events.OrderPlaced{}, err
 	}
 	o, err := events.ValidateOrderPlaced(raw)
 	if err != nil {
 		return events.OrderPlaced{}, fmt.Errorf("invalid order in %s:\n%w", path, err)
 	}
 	return o, nil
+}
+
+// readDocument reads the document of --file: the file at path, or stdin for "-". It
+// refuses a document larger than 1 MiB.
+func readDocument(path string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(raw) > 1<<20 {
+		return nil, fmt.Errorf("reading %s: larger than 1 MiB", path)
+	}
+	return raw, nil
+}
+
+// sagaStarts are the sagas `order place` or `return request` starts: see startSagas.
+type sagaStarts struct {
+	ids    []string      // the sagas' IDs, in the order they are written
+	label  string        // the progress bar's: "placing", "requesting"
+	wait   bool          // --wait
+	within time.Duration // --timeout
+	// write records the sagas in t and writes their start events with w, calling progress
+	// with the number written so far.
+	write func(ctx context.Context, t *client.Tracking, w client.Writer, progress func(n int)) error
+	// kind is the sagas' kind, tracked by t.
+	kind func(t *client.Tracking) sagaKind
+}
+
+// startSagas writes the start events of s (with a progress bar on stderr when there are
+// several) and says what it wrote. With s.wait it follows orders.events from before the
+// first write until every saga is terminal or s.within passes, prints the summary and
+// returns exitForSummaries' verdict.
+func startSagas(cmd *cobra.Command, kcfg pkafka.Config, s sagaStarts) error {
+	w := pkafka.NewProducer(kcfg)
+	defer w.Close()
+	out := cmd.OutOrStdout()
+	tracking := &client.Tracking{Tracker: sample.NewTracker(), Returns: sample.NewTracker()}
+	if s.wait {
+		var err error
+		if tracking, err = client.Track(cmd.Context(), kcfg); err != nil {
+			return kcfg.Explain(err)
+		}
+		defer tracking.Close()
+	}
+	bar := newProgress(cmd.ErrOrStderr(), s.label, len(s.ids))
+	if err := s.write(cmd.Context(), tracking, w, bar.set); err != nil {
+		return kcfg.Explain(err)
+	}
+	bar.finish()
+	kind := s.kind(tracking)
+	if len(s.ids) == 1 {
+		fmt.Fprintf(out, "%s %s\n", kind.placed, s.ids[0])
+	} else {
+		fmt.Fprintf(out, "%s %d %s (%s … %s)\n", kind.placed, len(s.ids), kind.plural, s.ids[0], s.ids[len(s.ids)-1])
+	}
+	if !s.wait {
+		return nil
+	}
+	kinds := []sagaKind{kind}
+	summaries, err := waitTerminal(cmd.Context(), s.within, out, nil, kinds...)
+	if err != nil && !errors.Is(err, errNotTerminal) {
+		return err
+	}
+	fmt.Fprint(out, report(kinds, summaries))
+	return exitForSummaries(kinds, summaries, s.within)
 }
 
 // newWatchCmd is `podium order watch` and `podium saga watch`: one line per lifecycle

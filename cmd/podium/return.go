@@ -1,18 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/internal/client"
-	pkafka "github.com/podiumhq/podium/internal/kafka"
 	"github.com/podiumhq/podium/internal/sample"
 )
 
@@ -88,36 +87,16 @@ func newReturnRequestCmd() *cobra.Command {
 					}
 				}
 			}
-			w := pkafka.NewProducer(kcfg)
-			defer w.Close()
-			out := cmd.OutOrStdout()
-			tracking := &client.Tracking{Returns: sample.NewTracker()}
-			if wait {
-				if tracking, err = client.Track(cmd.Context(), kcfg); err != nil {
-					return kcfg.Explain(err)
-				}
-				defer tracking.Close()
+			ids := make([]string, len(returns))
+			for i, r := range returns {
+				ids[i] = r.Requested.ReturnID
 			}
-			bar := newProgress(cmd.ErrOrStderr(), "requesting", len(returns))
-			if err := tracking.RequestReturns(cmd.Context(), w, returns, bar.set); err != nil {
-				return kcfg.Explain(err)
-			}
-			bar.finish()
-			if len(returns) == 1 {
-				fmt.Fprintf(out, "requested %s\n", returns[0].Requested.ReturnID)
-			} else {
-				fmt.Fprintf(out, "requested %d returns (%s … %s)\n", len(returns), returns[0].Requested.ReturnID, returns[len(returns)-1].Requested.ReturnID)
-			}
-			if !wait {
-				return nil
-			}
-			kinds := []sagaKind{returnsKind(tracking.Returns)}
-			summaries, err := waitTerminal(cmd.Context(), within, out, nil, kinds...)
-			if err != nil && !errors.Is(err, errNotTerminal) {
-				return err
-			}
-			fmt.Fprint(out, report(kinds, summaries))
-			return exitForSummaries(kinds, summaries, within)
+			return startSagas(cmd, kcfg, sagaStarts{ids: ids, label: "requesting", wait: wait, within: within,
+				write: func(ctx context.Context, t *client.Tracking, w client.Writer, progress func(int)) error {
+					return t.RequestReturns(ctx, w, returns, progress)
+				},
+				kind: func(t *client.Tracking) sagaKind { return returnsKind(t.Returns) },
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -136,21 +115,9 @@ func newReturnRequestCmd() *cobra.Command {
 // the orchestrator will: its JSON Schema and the rules of the code (the refund is the sum
 // of the items).
 func readReturnFile(path string, stdin io.Reader) (events.ReturnRequested, error) {
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return events.ReturnRequested{}, err
-		}
-		defer f.Close()
-		r = f
-	}
-	raw, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	raw, err := readDocument(path, stdin)
 	if err != nil {
-		return events.ReturnRequested{}, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(raw) > 1<<20 {
-		return events.ReturnRequested{}, fmt.Errorf("reading %s: larger than 1 MiB", path)
+		return events.ReturnRequested{}, err
 	}
 	ret, err := validateReturn(raw)
 	if err != nil {

@@ -226,72 +226,37 @@ func decodeOrder(sagaID string, input json.RawMessage) (any, error) {
 	return o, nil
 }
 
-// placed is the saga's decoded input: the engine's (BuildContext.Decoded, shared by the
-// builders of one Apply: read-only), or decoded here when the builder runs without it.
-func placed(bc saga.BuildContext) (*events.OrderPlaced, error) {
-	if o, ok := bc.Decoded.(*events.OrderPlaced); ok && o != nil {
-		return o, nil
-	}
-	v, err := decodeOrder(bc.SagaID, bc.Input)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*events.OrderPlaced), nil
-}
-
-// result reads one string field of a step's success result; "" when the result is absent
-// (outcome unknown) or unreadable, so a compensation never fails on it.
-func result(bc saga.BuildContext, step, field string) string {
-	var m map[string]any
-	if err := json.Unmarshal(bc.Results[step], &m); err != nil {
-		return ""
-	}
-	s, _ := m[field].(string)
-	return s
-}
-
-// build returns a builder that marshals what f makes of the decoded order (which f must
-// not modify).
-func build[T any](f func(o *events.OrderPlaced, bc saga.BuildContext) T) saga.Builder {
-	return func(bc saga.BuildContext) (json.RawMessage, error) {
-		o, err := placed(bc)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(f(o, bc))
-	}
-}
-
+// The payload builders: each gets the input decodeOrder made (saga.Build).
 var (
-	buildReserve = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.ReserveInventory {
+	buildReserve = saga.Build(decodeOrder, func(o *events.OrderPlaced, _ saga.BuildContext) events.ReserveInventory {
 		return events.ReserveInventory{OrderID: o.OrderID, Items: o.Items}
 	})
-	buildRelease = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.ReleaseInventory {
-		return events.ReleaseInventory{OrderID: o.OrderID, ReservationID: result(bc, StepReserveInventory, "reservation_id")}
+	buildRelease = saga.Build(decodeOrder, func(o *events.OrderPlaced, bc saga.BuildContext) events.ReleaseInventory {
+		return events.ReleaseInventory{OrderID: o.OrderID, ReservationID: saga.ResultField(bc, StepReserveInventory, "reservation_id")}
 	})
-	buildAuthorize = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.AuthorizePayment {
+	buildAuthorize = saga.Build(decodeOrder, func(o *events.OrderPlaced, _ saga.BuildContext) events.AuthorizePayment {
 		return events.AuthorizePayment{OrderID: o.OrderID, Amount: o.Total, Currency: o.Currency, Token: o.Payment.Token}
 	})
-	buildVoid = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.VoidPayment {
-		return events.VoidPayment{OrderID: o.OrderID, AuthorizationID: result(bc, StepAuthorizePayment, "authorization_id")}
+	buildVoid = saga.Build(decodeOrder, func(o *events.OrderPlaced, bc saga.BuildContext) events.VoidPayment {
+		return events.VoidPayment{OrderID: o.OrderID, AuthorizationID: saga.ResultField(bc, StepAuthorizePayment, "authorization_id")}
 	})
-	buildPrepare = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.PrepareShipment {
+	buildPrepare = saga.Build(decodeOrder, func(o *events.OrderPlaced, _ saga.BuildContext) events.PrepareShipment {
 		return events.PrepareShipment{OrderID: o.OrderID, SellerID: o.SellerID, Items: o.Items}
 	})
-	buildCancelPreparation = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.CancelShipmentPreparation {
+	buildCancelPreparation = saga.Build(decodeOrder, func(o *events.OrderPlaced, bc saga.BuildContext) events.CancelShipmentPreparation {
 		return events.CancelShipmentPreparation{OrderID: o.OrderID, SellerID: o.SellerID,
-			PreparationID: result(bc, StepPrepareShipment, "preparation_id")}
+			PreparationID: saga.ResultField(bc, StepPrepareShipment, "preparation_id")}
 	})
-	buildAssign = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.AssignDelivery {
+	buildAssign = saga.Build(decodeOrder, func(o *events.OrderPlaced, _ saga.BuildContext) events.AssignDelivery {
 		return events.AssignDelivery{OrderID: o.OrderID, Address: o.ShippingAddress}
 	})
-	buildCancelDelivery = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.CancelDelivery {
-		return events.CancelDelivery{OrderID: o.OrderID, DeliveryID: result(bc, StepAssignDelivery, "delivery_id")}
+	buildCancelDelivery = saga.Build(decodeOrder, func(o *events.OrderPlaced, bc saga.BuildContext) events.CancelDelivery {
+		return events.CancelDelivery{OrderID: o.OrderID, DeliveryID: saga.ResultField(bc, StepAssignDelivery, "delivery_id")}
 	})
-	buildConfirmation = build(func(o *events.OrderPlaced, _ saga.BuildContext) events.SendConfirmation {
+	buildConfirmation = saga.Build(decodeOrder, func(o *events.OrderPlaced, _ saga.BuildContext) events.SendConfirmation {
 		return events.SendConfirmation{OrderID: o.OrderID, Email: o.Customer.Email, Total: o.Total, Currency: o.Currency}
 	})
-	buildCancellationNotice = build(func(o *events.OrderPlaced, bc saga.BuildContext) events.SendCancellationNotice {
+	buildCancellationNotice = saga.Build(decodeOrder, func(o *events.OrderPlaced, bc saga.BuildContext) events.SendCancellationNotice {
 		reason := bc.Reason
 		if reason == "" {
 			reason = DefaultCancelReason

@@ -11,9 +11,8 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/orchestrator/saga/sagatest"
 )
-
-var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 const sampleOrder = `{
   "order_id": "ord-1001",
@@ -28,72 +27,41 @@ const sampleOrder = `{
 }`
 
 // results are the success results the reference workers return.
-var results = map[string]string{
-	StepReserveInventory:       `{"reservation_id":"res-1"}`,
-	StepAuthorizePayment:       `{"authorization_id":"auth-1"}`,
-	StepPrepareShipment:        `{"preparation_id":"prep-1"}`,
-	StepAssignDelivery:         `{"delivery_id":"del-1","partner":"dhl"}`,
-	StepSendConfirmation:       `{"message_id":"msg-1"}`,
-	StepSendCancellationNotice: `{"message_id":"msg-2"}`,
+var results = map[string]json.RawMessage{
+	StepReserveInventory:       json.RawMessage(`{"reservation_id":"res-1"}`),
+	StepAuthorizePayment:       json.RawMessage(`{"authorization_id":"auth-1"}`),
+	StepPrepareShipment:        json.RawMessage(`{"preparation_id":"prep-1"}`),
+	StepAssignDelivery:         json.RawMessage(`{"delivery_id":"del-1","partner":"dhl"}`),
+	StepSendConfirmation:       json.RawMessage(`{"message_id":"msg-1"}`),
+	StepSendCancellationNotice: json.RawMessage(`{"message_id":"msg-2"}`),
+}
+
+// orderSaga is the sample order on d, answered with results.
+func orderSaga(d *saga.Definition) sagatest.Saga {
+	return sagatest.Saga{Definition: d, SagaID: "ord-1001", Input: json.RawMessage(sampleOrder), Results: results}
 }
 
 // orderRun drives one order saga and checks the invariants after every input.
-type orderRun struct {
-	t    *testing.T
-	d    *saga.Definition
-	s    *saga.State
-	now  time.Time
-	cmds []saga.Command
-	evs  []saga.Event
-}
+type orderRun struct{ *sagatest.Run }
 
 func newOrderRun(t *testing.T) *orderRun {
 	t.Helper()
 	d := NewDefinition(Options{Timeout: time.Second, CompensationTimeout: time.Second,
 		Retry: saga.RetryPolicy{MaxAttempts: 2}, CompensationRetry: saga.RetryPolicy{MaxAttempts: 2}})
-	if err := d.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	r := &orderRun{t: t, d: d, now: t0}
-	r.apply(saga.StartInput("ord-1001", json.RawMessage(sampleOrder), 7, ""))
-	return r
+	return &orderRun{sagatest.Start(t, orderSaga(d))}
 }
 
-func (r *orderRun) apply(in saga.Input) saga.Outputs {
-	r.t.Helper()
-	next, out, err := r.d.Apply(r.s, in, r.now)
-	if err != nil {
-		r.t.Fatalf("Apply: %v", err)
-	}
-	if err := r.d.CheckState(next); err != nil {
-		r.t.Fatalf("invariants: %v", err)
-	}
-	r.s = next
-	r.cmds = append(r.cmds, out.Commands...)
-	r.evs = append(r.evs, out.Events...)
-	return out
-}
-
+// reply answers the latest attempt of step's action (or its compensation), with "declined"
+// as the reason.
 func (r *orderRun) reply(step, outcome string, compensation bool) saga.Outputs {
-	r.t.Helper()
-	st := r.s.Steps[step]
-	id := st.Do.CommandID
-	if compensation {
-		id = st.Undo.CommandID
-	}
-	var res json.RawMessage
-	if outcome == saga.ReplySuccess && !compensation {
-		res = json.RawMessage(results[step])
-	}
-	return r.apply(saga.ReplyInput(id, step, outcome, "declined", res))
+	r.T.Helper()
+	return r.Reply(step, outcome, "declined", compensation)
 }
-
-func (r *orderRun) ok(step string) saga.Outputs { return r.reply(step, saga.ReplySuccess, false) }
 
 func (r *orderRun) wantStatus(want Status) {
-	r.t.Helper()
-	if got := StatusOf(r.s); got != want {
-		r.t.Fatalf("order status: got %s, want %s", got, want)
+	r.T.Helper()
+	if got := StatusOf(r.State); got != want {
+		r.T.Fatalf("order status: got %s, want %s", got, want)
 	}
 }
 
@@ -147,17 +115,17 @@ func TestDefinitionIsValid(t *testing.T) {
 func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 	r := newOrderRun(t)
 	r.wantStatus(StatusPending)
-	r.ok(StepAuthorizePayment)
+	r.OK(StepAuthorizePayment)
 	r.wantStatus(StatusPending)
-	out := r.ok(StepReserveInventory)
+	out := r.OK(StepReserveInventory)
 	r.wantStatus(StatusApproved)
 	if got, want := commandNames(out.Commands), []string{events.TypeSellerPrepareShipment, events.TypeShippingAssignDelivery}; !slices.Equal(got, want) {
 		t.Errorf("stage 2: got %v, want %v", got, want)
 	}
-	r.ok(StepAssignDelivery)
-	r.ok(StepPrepareShipment)
+	r.OK(StepAssignDelivery)
+	r.OK(StepPrepareShipment)
 	r.wantStatus(StatusApproved)
-	r.ok(StepSendConfirmation)
+	r.OK(StepSendConfirmation)
 	r.wantStatus(StatusCompleted)
 
 	wantPayloads := map[string]string{
@@ -167,10 +135,10 @@ func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 		events.TypeShippingAssignDelivery:   `{"order_id":"ord-1001","address":{"name":"Ada L.","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}`,
 		events.TypeNotificationConfirmation: `{"order_id":"ord-1001","email":"ada@example.com","total":3998,"currency":"EUR"}`,
 	}
-	if got, want := len(r.cmds), len(wantPayloads); got != want {
+	if got, want := len(r.Commands), len(wantPayloads); got != want {
 		t.Fatalf("commands: got %d, want %d", got, want)
 	}
-	for _, c := range r.cmds {
+	for _, c := range r.Commands {
 		if got, want := string(c.Payload), wantPayloads[c.Type]; got != want {
 			t.Errorf("%s payload:\n got %s\nwant %s", c.Type, got, want)
 		}
@@ -180,7 +148,7 @@ func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 	}
 
 	var lifecycle []string
-	for _, e := range r.evs {
+	for _, e := range r.Events {
 		if typ, ok := LifecycleType(e); ok {
 			lifecycle = append(lifecycle, typ)
 		}
@@ -190,7 +158,7 @@ func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 	}
 
 	// A cancel after completion is recorded and rejected.
-	out = r.apply(saga.CancelInput("too late"))
+	out = r.Apply(saga.CancelInput("too late"))
 	r.wantStatus(StatusCompleted)
 	if len(out.Events) != 1 || out.Events[0].Kind != saga.EventRejected {
 		t.Errorf("cancel after completion: got events %+v, want one rejection", out.Events)
@@ -215,23 +183,23 @@ func TestBusinessFailureInEachRequiredStep(t *testing.T) {
 	}{
 		{
 			failing: StepReserveInventory,
-			after:   func(r *orderRun) { r.ok(StepAuthorizePayment) },
+			after:   func(r *orderRun) { r.OK(StepAuthorizePayment) },
 			waves:   [][]string{{void}},
 		},
 		{
 			failing: StepAuthorizePayment,
-			script:  func(r *orderRun) { r.ok(StepReserveInventory) },
+			script:  func(r *orderRun) { r.OK(StepReserveInventory) },
 			waves:   [][]string{{release}},
 		},
 		{
 			failing: StepPrepareShipment,
-			script:  func(r *orderRun) { r.ok(StepReserveInventory); r.ok(StepAuthorizePayment) },
-			after:   func(r *orderRun) { r.ok(StepAssignDelivery) },
+			script:  func(r *orderRun) { r.OK(StepReserveInventory); r.OK(StepAuthorizePayment) },
+			after:   func(r *orderRun) { r.OK(StepAssignDelivery) },
 			waves:   [][]string{{cancelDelivery}, {release, void}},
 		},
 		{
 			failing: StepAssignDelivery,
-			script:  func(r *orderRun) { r.ok(StepReserveInventory); r.ok(StepAuthorizePayment); r.ok(StepPrepareShipment) },
+			script:  func(r *orderRun) { r.OK(StepReserveInventory); r.OK(StepAuthorizePayment); r.OK(StepPrepareShipment) },
 			waves:   [][]string{{cancelPrep}, {release, void}},
 		},
 	}
@@ -245,43 +213,16 @@ func TestBusinessFailureInEachRequiredStep(t *testing.T) {
 			if tt.after != nil {
 				tt.after(r)
 			}
-			n := 0
-			for i := range r.cmds {
-				if r.cmds[i].Compensation {
-					n = i
-					break
-				}
-			}
-			for i, wave := range tt.waves {
-				r.wantStatus(StatusCancelling)
-				var got []string
-				var steps []string
-				for _, c := range r.cmds[n:] {
-					if c.Compensation {
-						got = append(got, string(c.Payload))
-						steps = append(steps, c.Step)
-					}
-				}
-				slices.Sort(got)
-				want := slices.Clone(wave)
-				slices.Sort(want)
-				if !slices.Equal(got, want) {
-					t.Fatalf("wave %d: got %v, want %v", i, got, want)
-				}
-				n = len(r.cmds)
-				for _, step := range steps {
-					r.reply(step, saga.ReplySuccess, true)
-				}
-			}
+			r.UndoWaves(0, tt.waves)
 			r.wantStatus(StatusCancelled)
-			if got, want := r.s.FailedStep, tt.failing; got != want {
+			if got, want := r.State.FailedStep, tt.failing; got != want {
 				t.Errorf("failed step: got %s, want %s", got, want)
 			}
-			last := r.cmds[len(r.cmds)-1]
+			last := r.Commands[len(r.Commands)-1]
 			if got, want := string(last.Payload), `{"order_id":"ord-1001","email":"ada@example.com","reason":"declined"}`; last.Step != StepSendCancellationNotice || got != want {
 				t.Errorf("last command: got %s %s, want the cancellation notice %s", last.Step, got, want)
 			}
-			typ, ok := LifecycleType(r.evs[len(r.evs)-1])
+			typ, ok := LifecycleType(r.Events[len(r.Events)-1])
 			if !ok || typ != events.TypeOrderCancelled {
 				t.Errorf("lifecycle: got %s %v, want %s", typ, ok, events.TypeOrderCancelled)
 			}
@@ -293,39 +234,31 @@ func TestBusinessFailureInEachRequiredStep(t *testing.T) {
 // it would have returned.
 func TestUnknownOutcomeIsCompensatedWithoutIDs(t *testing.T) {
 	r := newOrderRun(t)
-	r.ok(StepAuthorizePayment)
-	for r.s.Status == saga.StatusRunning {
-		at, _ := r.s.NextTimer()
-		r.now = at
-		r.apply(saga.TimerInput())
+	r.OK(StepAuthorizePayment)
+	for r.State.Status == saga.StatusRunning {
+		r.Fire()
 	}
-	var got []string
-	for _, c := range r.cmds {
-		if c.Compensation {
-			got = append(got, string(c.Payload))
-		}
-	}
-	slices.Sort(got)
+	got := r.Compensations(0)
 	want := []string{`{"order_id":"ord-1001","authorization_id":"auth-1"}`, `{"order_id":"ord-1001"}`}
 	if !slices.Equal(got, want) {
 		t.Errorf("compensations: got %v, want %v", got, want)
 	}
-	if got, want := r.s.Reason, "timeout"; got != want {
+	if got, want := r.State.Reason, "timeout"; got != want {
 		t.Errorf("reason: got %s, want %s", got, want)
 	}
 }
 
 func TestCompensationFailureThenRetry(t *testing.T) {
 	r := newOrderRun(t)
-	r.ok(StepReserveInventory)
+	r.OK(StepReserveInventory)
 	r.reply(StepAuthorizePayment, saga.ReplyFailure, false)
 	r.reply(StepReserveInventory, saga.ReplyFailure, true)
 	r.wantStatus(StatusFailed)
-	typ, ok := LifecycleType(r.evs[len(r.evs)-1])
+	typ, ok := LifecycleType(r.Events[len(r.Events)-1])
 	if !ok || typ != events.TypeOrderFailed {
 		t.Errorf("lifecycle: got %s %v, want %s", typ, ok, events.TypeOrderFailed)
 	}
-	r.apply(saga.RetryInput("operator"))
+	r.Apply(saga.RetryInput("operator"))
 	r.wantStatus(StatusCancelling)
 	r.reply(StepReserveInventory, saga.ReplySuccess, true)
 	r.wantStatus(StatusCancelled)
@@ -333,13 +266,13 @@ func TestCompensationFailureThenRetry(t *testing.T) {
 
 func TestCancelUsesReason(t *testing.T) {
 	r := newOrderRun(t)
-	r.apply(saga.CancelInput("customer request"))
+	r.Apply(saga.CancelInput("customer request"))
 	r.wantStatus(StatusCancelling)
-	r.ok(StepReserveInventory)
+	r.OK(StepReserveInventory)
 	r.reply(StepAuthorizePayment, saga.ReplyFailure, false)
 	r.reply(StepReserveInventory, saga.ReplySuccess, true)
 	r.wantStatus(StatusCancelled)
-	last := r.cmds[len(r.cmds)-1]
+	last := r.Commands[len(r.Commands)-1]
 	if !strings.Contains(string(last.Payload), `"reason":"customer request"`) {
 		t.Errorf("notice: got %s, want the cancel reason", last.Payload)
 	}
@@ -440,9 +373,9 @@ func TestMermaid(t *testing.T) {
 
 func TestStateRoundTripsThroughJSON(t *testing.T) {
 	r := newOrderRun(t)
-	r.ok(StepReserveInventory)
+	r.OK(StepReserveInventory)
 	r.reply(StepAuthorizePayment, saga.ReplyError, false)
-	b, err := json.Marshal(r.s)
+	b, err := json.Marshal(r.State)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,8 +383,8 @@ func TestStateRoundTripsThroughJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(&got, r.s) {
-		t.Errorf("round trip differs:\n got %+v\nwant %+v", &got, r.s)
+	if !reflect.DeepEqual(&got, r.State) {
+		t.Errorf("round trip differs:\n got %+v\nwant %+v", &got, r.State)
 	}
 }
 

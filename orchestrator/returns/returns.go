@@ -176,62 +176,27 @@ func decodeReturn(sagaID string, input json.RawMessage) (any, error) {
 	return r, nil
 }
 
-// requested is the saga's decoded input: the engine's (BuildContext.Decoded, shared by the
-// builders of one Apply: read-only), or decoded here when the builder runs without it.
-func requested(bc saga.BuildContext) (*events.ReturnRequested, error) {
-	if r, ok := bc.Decoded.(*events.ReturnRequested); ok && r != nil {
-		return r, nil
-	}
-	v, err := decodeReturn(bc.SagaID, bc.Input)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*events.ReturnRequested), nil
-}
-
-// result reads one string field of a step's success result; "" when the result is absent
-// (outcome unknown) or unreadable, so a compensation never fails on it.
-func result(bc saga.BuildContext, step, field string) string {
-	var m map[string]any
-	if err := json.Unmarshal(bc.Results[step], &m); err != nil {
-		return ""
-	}
-	s, _ := m[field].(string)
-	return s
-}
-
-// build returns a builder that marshals what f makes of the decoded return (which f must
-// not modify).
-func build[T any](f func(r *events.ReturnRequested, bc saga.BuildContext) T) saga.Builder {
-	return func(bc saga.BuildContext) (json.RawMessage, error) {
-		r, err := requested(bc)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(f(r, bc))
-	}
-}
-
+// The payload builders: each gets the input decodeReturn made (saga.Build).
 var (
-	buildSchedulePickup = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.SchedulePickup {
+	buildSchedulePickup = saga.Build(decodeReturn, func(r *events.ReturnRequested, _ saga.BuildContext) events.SchedulePickup {
 		return events.SchedulePickup{ReturnID: r.ReturnID, Address: r.PickupAddress}
 	})
-	buildCancelPickup = build(func(r *events.ReturnRequested, bc saga.BuildContext) events.CancelPickup {
-		return events.CancelPickup{ReturnID: r.ReturnID, PickupID: result(bc, StepSchedulePickup, "pickup_id")}
+	buildCancelPickup = saga.Build(decodeReturn, func(r *events.ReturnRequested, bc saga.BuildContext) events.CancelPickup {
+		return events.CancelPickup{ReturnID: r.ReturnID, PickupID: saga.ResultField(bc, StepSchedulePickup, "pickup_id")}
 	})
-	buildRestock = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.Restock {
+	buildRestock = saga.Build(decodeReturn, func(r *events.ReturnRequested, _ saga.BuildContext) events.Restock {
 		return events.Restock{ReturnID: r.ReturnID, Items: r.Items}
 	})
-	buildUndoRestock = build(func(r *events.ReturnRequested, bc saga.BuildContext) events.UndoRestock {
-		return events.UndoRestock{ReturnID: r.ReturnID, RestockID: result(bc, StepRestock, "restock_id")}
+	buildUndoRestock = saga.Build(decodeReturn, func(r *events.ReturnRequested, bc saga.BuildContext) events.UndoRestock {
+		return events.UndoRestock{ReturnID: r.ReturnID, RestockID: saga.ResultField(bc, StepRestock, "restock_id")}
 	})
-	buildRefund = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.RefundPayment {
+	buildRefund = saga.Build(decodeReturn, func(r *events.ReturnRequested, _ saga.BuildContext) events.RefundPayment {
 		return events.RefundPayment{ReturnID: r.ReturnID, Amount: r.Refund, Currency: r.Currency, Token: r.Payment.Token}
 	})
-	buildCancelRefund = build(func(r *events.ReturnRequested, bc saga.BuildContext) events.CancelRefund {
-		return events.CancelRefund{ReturnID: r.ReturnID, RefundID: result(bc, StepRefundPayment, "refund_id")}
+	buildCancelRefund = saga.Build(decodeReturn, func(r *events.ReturnRequested, bc saga.BuildContext) events.CancelRefund {
+		return events.CancelRefund{ReturnID: r.ReturnID, RefundID: saga.ResultField(bc, StepRefundPayment, "refund_id")}
 	})
-	buildRefundNotice = build(func(r *events.ReturnRequested, _ saga.BuildContext) events.SendRefundNotice {
+	buildRefundNotice = saga.Build(decodeReturn, func(r *events.ReturnRequested, _ saga.BuildContext) events.SendRefundNotice {
 		return events.SendRefundNotice{ReturnID: r.ReturnID, Email: r.Customer.Email, Amount: r.Refund, Currency: r.Currency}
 	})
 )

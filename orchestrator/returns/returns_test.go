@@ -10,9 +10,8 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/saga"
+	"github.com/podiumhq/podium/orchestrator/saga/sagatest"
 )
-
-var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 const sampleReturn = `{
   "return_id": "ret-2001",
@@ -27,11 +26,11 @@ const sampleReturn = `{
 }`
 
 // results are the success results the reference workers return.
-var results = map[string]string{
-	StepSchedulePickup:   `{"pickup_id":"pick-1"}`,
-	StepRestock:          `{"restock_id":"rst-1"}`,
-	StepRefundPayment:    `{"refund_id":"ref-1"}`,
-	StepSendRefundNotice: `{"message_id":"msg-1"}`,
+var results = map[string]json.RawMessage{
+	StepSchedulePickup:   json.RawMessage(`{"pickup_id":"pick-1"}`),
+	StepRestock:          json.RawMessage(`{"restock_id":"rst-1"}`),
+	StepRefundPayment:    json.RawMessage(`{"refund_id":"ref-1"}`),
+	StepSendRefundNotice: json.RawMessage(`{"message_id":"msg-1"}`),
 }
 
 // The command payloads of the sample return.
@@ -45,105 +44,32 @@ const (
 	payloadCancelRefund   = `{"return_id":"ret-2001","refund_id":"ref-1"}`
 )
 
+// returnSaga is the sample return on d, answered with results.
+func returnSaga(d *saga.Definition) sagatest.Saga {
+	return sagatest.Saga{Definition: d, SagaID: "ret-2001", Input: json.RawMessage(sampleReturn), Results: results}
+}
+
 // returnRun drives one returns saga on a fake clock and checks the invariants after every
 // input.
-type returnRun struct {
-	t    *testing.T
-	d    *saga.Definition
-	s    *saga.State
-	now  time.Time
-	cmds []saga.Command
-	evs  []saga.Event
-}
+type returnRun struct{ *sagatest.Run }
 
 func newReturnRun(t *testing.T) *returnRun {
 	t.Helper()
 	d := NewDefinition(Options{Timeout: time.Second, CompensationTimeout: time.Second,
 		Retry: saga.RetryPolicy{MaxAttempts: 2}, CompensationRetry: saga.RetryPolicy{MaxAttempts: 2}})
-	if err := d.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	r := &returnRun{t: t, d: d, now: t0}
-	r.apply(saga.StartInput("ret-2001", json.RawMessage(sampleReturn), 7, ""))
-	return r
-}
-
-func (r *returnRun) apply(in saga.Input) saga.Outputs {
-	r.t.Helper()
-	next, out, err := r.d.Apply(r.s, in, r.now)
-	if err != nil {
-		r.t.Fatalf("Apply: %v", err)
-	}
-	if err := r.d.CheckState(next); err != nil {
-		r.t.Fatalf("invariants: %v", err)
-	}
-	r.s = next
-	r.cmds = append(r.cmds, out.Commands...)
-	r.evs = append(r.evs, out.Events...)
-	return out
-}
-
-// reply answers the latest attempt of step's action (or its compensation).
-func (r *returnRun) reply(step, outcome, reason string, compensation bool) saga.Outputs {
-	r.t.Helper()
-	st := r.s.Steps[step]
-	id := st.Do.CommandID
-	if compensation {
-		id = st.Undo.CommandID
-	}
-	var res json.RawMessage
-	if outcome == saga.ReplySuccess && !compensation {
-		res = json.RawMessage(results[step])
-	}
-	return r.apply(saga.ReplyInput(id, step, outcome, reason, res))
-}
-
-func (r *returnRun) ok(step string) saga.Outputs {
-	return r.reply(step, saga.ReplySuccess, "", false)
-}
-
-func (r *returnRun) fail(step, reason string) saga.Outputs {
-	return r.reply(step, saga.ReplyFailure, reason, false)
-}
-
-func (r *returnRun) undone(step string) saga.Outputs {
-	return r.reply(step, saga.ReplySuccess, "", true)
-}
-
-// fire advances the fake clock to the next timer and applies a timer input.
-func (r *returnRun) fire() saga.Outputs {
-	r.t.Helper()
-	at, ok := r.s.NextTimer()
-	if !ok {
-		r.t.Fatalf("no timer set (status %s)", r.s.Status)
-	}
-	r.now = at
-	return r.apply(saga.TimerInput())
+	return &returnRun{sagatest.Start(t, returnSaga(d))}
 }
 
 func (r *returnRun) wantStatus(want string) {
-	r.t.Helper()
-	if got := r.d.Label(r.s); got != want {
-		r.t.Fatalf("return status: got %s, want %s", got, want)
+	r.T.Helper()
+	if got := r.Definition.Label(r.State); got != want {
+		r.T.Fatalf("return status: got %s, want %s", got, want)
 	}
-}
-
-// compensations returns the payloads of the compensation commands sent from index from on,
-// sorted.
-func (r *returnRun) compensations(from int) []string {
-	var out []string
-	for _, c := range r.cmds[from:] {
-		if c.Compensation {
-			out = append(out, string(c.Payload))
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 func (r *returnRun) lifecycle() []string {
 	var out []string
-	for _, e := range r.evs {
+	for _, e := range r.Events {
 		switch e.Kind {
 		case saga.EventMilestone:
 			out = append(out, "milestone:"+e.Name)
@@ -230,21 +156,21 @@ func TestDefinitionIsValid(t *testing.T) {
 func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 	r := newReturnRun(t)
 	r.wantStatus(StatusRequested)
-	if got, want := payloads(r.cmds), []string{payloadSchedulePickup}; !slices.Equal(got, want) {
+	if got, want := payloads(r.Commands), []string{payloadSchedulePickup}; !slices.Equal(got, want) {
 		t.Fatalf("first commands: got %v, want %v", got, want)
 	}
-	out := r.ok(StepSchedulePickup)
+	out := r.OK(StepSchedulePickup)
 	r.wantStatus(StatusPickedUp)
 	if got, want := payloads(out.Commands), []string{payloadRefund, payloadRestock}; !slices.Equal(got, want) {
 		t.Errorf("after the pickup: got %v, want %v", got, want)
 	}
-	r.ok(StepRefundPayment)
+	r.OK(StepRefundPayment)
 	r.wantStatus(StatusPickedUp)
-	out = r.ok(StepRestock)
+	out = r.OK(StepRestock)
 	if got, want := payloads(out.Commands), []string{payloadNotice}; !slices.Equal(got, want) {
 		t.Errorf("after restock and refund: got %v, want %v", got, want)
 	}
-	r.ok(StepSendRefundNotice)
+	r.OK(StepSendRefundNotice)
 	r.wantStatus(StatusRefunded)
 
 	wantWorkers := map[string]string{
@@ -253,10 +179,10 @@ func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 		events.TypePaymentRefund:            WorkerPayment,
 		events.TypeNotificationRefundNotice: WorkerNotification,
 	}
-	if got, want := len(r.cmds), len(wantWorkers); got != want {
+	if got, want := len(r.Commands), len(wantWorkers); got != want {
 		t.Fatalf("commands: got %d, want %d", got, want)
 	}
-	for _, c := range r.cmds {
+	for _, c := range r.Commands {
 		if got, want := c.Worker, wantWorkers[c.Type]; got != want {
 			t.Errorf("%s: got worker %s, want %s", c.Type, got, want)
 		}
@@ -269,7 +195,7 @@ func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 	}
 
 	// A cancel after the refund is recorded and rejected.
-	out = r.apply(saga.CancelInput("too late"))
+	out = r.Apply(saga.CancelInput("too late"))
 	r.wantStatus(StatusRefunded)
 	if len(out.Events) != 1 || out.Events[0].Kind != saga.EventRejected {
 		t.Errorf("cancel after completion: got events %+v, want one rejection", out.Events)
@@ -279,22 +205,22 @@ func TestHappyPathPayloadsAndLifecycle(t *testing.T) {
 // A pickup that fails leaves nothing to compensate: no other step ran.
 func TestPickupFails(t *testing.T) {
 	r := newReturnRun(t)
-	out := r.fail(StepSchedulePickup, "no_pickup_partner")
+	out := r.Fail(StepSchedulePickup, "no_pickup_partner")
 	r.wantStatus(StatusRejected)
 	if len(out.Commands) != 0 {
 		t.Errorf("commands after the failure: got %v, want none", payloads(out.Commands))
 	}
-	if got := len(r.cmds); got != 1 {
-		t.Errorf("commands: got %d (%v), want only the pickup", got, payloads(r.cmds))
+	if got := len(r.Commands); got != 1 {
+		t.Errorf("commands: got %d (%v), want only the pickup", got, payloads(r.Commands))
 	}
-	if got, want := r.s.FailedStep, StepSchedulePickup; got != want {
+	if got, want := r.State.FailedStep, StepSchedulePickup; got != want {
 		t.Errorf("failed step: got %s, want %s", got, want)
 	}
-	if got, want := r.s.Reason, "no_pickup_partner"; got != want {
+	if got, want := r.State.Reason, "no_pickup_partner"; got != want {
 		t.Errorf("reason: got %s, want %s", got, want)
 	}
 	for _, name := range []string{StepRestock, StepRefundPayment, StepSendRefundNotice} {
-		if got := r.s.Steps[name].Status; got != saga.StepSkipped {
+		if got := r.State.Steps[name].Status; got != saga.StepSkipped {
 			t.Errorf("%s: got %s, want %s", name, got, saga.StepSkipped)
 		}
 	}
@@ -316,33 +242,33 @@ func TestFailureAfterPickup(t *testing.T) {
 	}{
 		{
 			name:    "restock fails, refund answers later",
-			script:  func(r *returnRun) { r.fail(StepRestock, "not_restockable"); r.ok(StepRefundPayment) },
+			script:  func(r *returnRun) { r.Fail(StepRestock, "not_restockable"); r.OK(StepRefundPayment) },
 			failing: StepRestock, reason: "not_restockable",
 			waves: [][]string{{payloadCancelRefund}, {payloadCancelPickup}},
 		},
 		{
 			name:    "restock fails after the refund",
-			script:  func(r *returnRun) { r.ok(StepRefundPayment); r.fail(StepRestock, "not_restockable") },
+			script:  func(r *returnRun) { r.OK(StepRefundPayment); r.Fail(StepRestock, "not_restockable") },
 			failing: StepRestock, reason: "not_restockable",
 			waves: [][]string{{payloadCancelRefund}, {payloadCancelPickup}},
 		},
 		{
 			name:    "refund declined",
-			script:  func(r *returnRun) { r.ok(StepRestock); r.fail(StepRefundPayment, "refund_declined") },
+			script:  func(r *returnRun) { r.OK(StepRestock); r.Fail(StepRefundPayment, "refund_declined") },
 			failing: StepRefundPayment, reason: "refund_declined",
 			waves: [][]string{{payloadUndoRestock}, {payloadCancelPickup}},
 		},
 		{
 			name:    "refund above the limit, restock answers later",
-			script:  func(r *returnRun) { r.fail(StepRefundPayment, "amount_exceeds_limit"); r.ok(StepRestock) },
+			script:  func(r *returnRun) { r.Fail(StepRefundPayment, "amount_exceeds_limit"); r.OK(StepRestock) },
 			failing: StepRefundPayment, reason: "amount_exceeds_limit",
 			waves: [][]string{{payloadUndoRestock}, {payloadCancelPickup}},
 		},
 		{
 			name: "both fail",
 			script: func(r *returnRun) {
-				r.fail(StepRefundPayment, "refund_declined")
-				r.fail(StepRestock, "not_restockable")
+				r.Fail(StepRefundPayment, "refund_declined")
+				r.Fail(StepRestock, "not_restockable")
 			},
 			failing: StepRefundPayment, reason: "refund_declined",
 			waves: [][]string{{payloadCancelPickup}},
@@ -351,38 +277,21 @@ func TestFailureAfterPickup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newReturnRun(t)
-			r.ok(StepSchedulePickup)
-			n := len(r.cmds)
+			r.OK(StepSchedulePickup)
+			n := len(r.Commands)
 			tt.script(r)
-			for i, wave := range tt.waves {
-				r.wantStatus(StatusRejecting)
-				got := r.compensations(n)
-				want := slices.Sorted(slices.Values(wave))
-				if !slices.Equal(got, want) {
-					t.Fatalf("wave %d: got %v, want %v", i, got, want)
-				}
-				var steps []string
-				for _, c := range r.cmds[n:] {
-					if c.Compensation {
-						steps = append(steps, c.Step)
-					}
-				}
-				n = len(r.cmds)
-				for _, step := range steps {
-					r.undone(step)
-				}
-			}
+			n = r.UndoWaves(n, tt.waves)
 			r.wantStatus(StatusRejected)
-			if got := r.compensations(n); len(got) != 0 {
+			if got := r.Compensations(n); len(got) != 0 {
 				t.Errorf("compensations after the last wave: got %v, want none", got)
 			}
-			for _, c := range r.cmds {
+			for _, c := range r.Commands {
 				if c.Step == StepSendRefundNotice {
 					t.Errorf("the refund notice was sent for a rejected return")
 				}
 			}
-			if r.s.FailedStep != tt.failing || r.s.Reason != tt.reason {
-				t.Errorf("failed step and reason: got %s %s, want %s %s", r.s.FailedStep, r.s.Reason, tt.failing, tt.reason)
+			if r.State.FailedStep != tt.failing || r.State.Reason != tt.reason {
+				t.Errorf("failed step and reason: got %s %s, want %s %s", r.State.FailedStep, r.State.Reason, tt.failing, tt.reason)
 			}
 			want := []string{"milestone:" + MilestonePickedUp, string(saga.EventCompensated)}
 			if got := r.lifecycle(); !slices.Equal(got, want) {
@@ -395,15 +304,15 @@ func TestFailureAfterPickup(t *testing.T) {
 // The refund notice is optional: a bounce still refunds the return.
 func TestBouncedNoticeStillRefunded(t *testing.T) {
 	r := newReturnRun(t)
-	r.ok(StepSchedulePickup)
-	r.ok(StepRestock)
-	r.ok(StepRefundPayment)
-	out := r.fail(StepSendRefundNotice, "bounced")
+	r.OK(StepSchedulePickup)
+	r.OK(StepRestock)
+	r.OK(StepRefundPayment)
+	out := r.Fail(StepSendRefundNotice, "bounced")
 	r.wantStatus(StatusRefunded)
-	if len(out.Commands) != 0 || len(r.compensations(0)) != 0 {
-		t.Errorf("compensations after a bounce: got %v", r.compensations(0))
+	if len(out.Commands) != 0 || len(r.Compensations(0)) != 0 {
+		t.Errorf("compensations after a bounce: got %v", r.Compensations(0))
 	}
-	if got := r.s.Steps[StepSendRefundNotice].Status; got != saga.StepFailed {
+	if got := r.State.Steps[StepSendRefundNotice].Status; got != saga.StepFailed {
 		t.Errorf("notice: got %s, want %s", got, saga.StepFailed)
 	}
 }
@@ -418,25 +327,25 @@ func TestCancel(t *testing.T) {
 		{
 			name:   "while the pickup is in flight",
 			before: func(r *returnRun) {},
-			after:  func(r *returnRun) { r.ok(StepSchedulePickup) },
+			after:  func(r *returnRun) { r.OK(StepSchedulePickup) },
 			waves:  [][]string{{payloadCancelPickup}},
 		},
 		{
 			name:   "while restock and refund are in flight",
-			before: func(r *returnRun) { r.ok(StepSchedulePickup) },
-			after:  func(r *returnRun) { r.ok(StepRestock); r.ok(StepRefundPayment) },
+			before: func(r *returnRun) { r.OK(StepSchedulePickup) },
+			after:  func(r *returnRun) { r.OK(StepRestock); r.OK(StepRefundPayment) },
 			waves:  [][]string{{payloadUndoRestock, payloadCancelRefund}, {payloadCancelPickup}},
 		},
 		{
 			name:   "after the refund, restock in flight",
-			before: func(r *returnRun) { r.ok(StepSchedulePickup); r.ok(StepRefundPayment) },
-			after:  func(r *returnRun) { r.fail(StepRestock, "not_restockable") },
+			before: func(r *returnRun) { r.OK(StepSchedulePickup); r.OK(StepRefundPayment) },
+			after:  func(r *returnRun) { r.Fail(StepRestock, "not_restockable") },
 			waves:  [][]string{{payloadCancelRefund}, {payloadCancelPickup}},
 		},
 		{
 			name:   "while the notice is in flight",
-			before: func(r *returnRun) { r.ok(StepSchedulePickup); r.ok(StepRestock); r.ok(StepRefundPayment) },
-			after:  func(r *returnRun) { r.ok(StepSendRefundNotice) },
+			before: func(r *returnRun) { r.OK(StepSchedulePickup); r.OK(StepRestock); r.OK(StepRefundPayment) },
+			after:  func(r *returnRun) { r.OK(StepSendRefundNotice) },
 			waves:  [][]string{{payloadUndoRestock, payloadCancelRefund}, {payloadCancelPickup}},
 		},
 	}
@@ -444,32 +353,16 @@ func TestCancel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newReturnRun(t)
 			tt.before(r)
-			out := r.apply(saga.CancelInput("customer kept the items"))
+			out := r.Apply(saga.CancelInput("customer kept the items"))
 			r.wantStatus(StatusRejecting)
 			if len(out.Commands) != 0 {
 				t.Errorf("cancel with steps in flight: got commands %v, want none until they answer", payloads(out.Commands))
 			}
-			n := len(r.cmds)
+			n := len(r.Commands)
 			tt.after(r)
-			for i, wave := range tt.waves {
-				r.wantStatus(StatusRejecting)
-				got := r.compensations(n)
-				if want := slices.Sorted(slices.Values(wave)); !slices.Equal(got, want) {
-					t.Fatalf("wave %d: got %v, want %v", i, got, want)
-				}
-				var steps []string
-				for _, c := range r.cmds[n:] {
-					if c.Compensation {
-						steps = append(steps, c.Step)
-					}
-				}
-				n = len(r.cmds)
-				for _, step := range steps {
-					r.undone(step)
-				}
-			}
+			r.UndoWaves(n, tt.waves)
 			r.wantStatus(StatusRejected)
-			if got, want := r.s.Reason, "customer kept the items"; got != want {
+			if got, want := r.State.Reason, "customer kept the items"; got != want {
 				t.Errorf("reason: got %s, want %s", got, want)
 			}
 		})
@@ -480,53 +373,53 @@ func TestCancel(t *testing.T) {
 // out has an unknown outcome and is compensated without the ID it would have returned.
 func TestTimeoutsAndRetries(t *testing.T) {
 	r := newReturnRun(t)
-	first := r.s.Steps[StepSchedulePickup].Do.CommandID
+	first := r.State.Steps[StepSchedulePickup].Do.CommandID
 
 	// The pickup's first attempt times out; the second succeeds.
-	r.fire() // deadline
+	r.Fire() // deadline
 	r.wantStatus(StatusRequested)
-	if got := r.s.Steps[StepSchedulePickup].Status; got != saga.StepRetryWait {
+	if got := r.State.Steps[StepSchedulePickup].Status; got != saga.StepRetryWait {
 		t.Fatalf("pickup after a timeout: got %s, want %s", got, saga.StepRetryWait)
 	}
-	out := r.fire() // backoff
+	out := r.Fire() // backoff
 	if len(out.Commands) != 1 || out.Commands[0].Attempt != 2 || out.Commands[0].ID == first ||
 		string(out.Commands[0].Payload) != payloadSchedulePickup {
 		t.Fatalf("retry: got %+v, want attempt 2 of the pickup", out.Commands)
 	}
-	r.ok(StepSchedulePickup)
+	r.OK(StepSchedulePickup)
 	r.wantStatus(StatusPickedUp)
 
 	// Restock answers a retryable error, then succeeds on its second attempt.
-	r.reply(StepRestock, saga.ReplyError, "db_down", false)
-	out = r.fire()
+	r.Reply(StepRestock, saga.ReplyError, "db_down", false)
+	out = r.Fire()
 	if len(out.Commands) != 1 || out.Commands[0].Step != StepRestock || out.Commands[0].Attempt != 2 {
 		t.Fatalf("restock retry: got %+v", out.Commands)
 	}
-	r.ok(StepRestock)
+	r.OK(StepRestock)
 
 	// Every attempt of the refund times out: its outcome is unknown, so it is compensated
 	// without a refund ID.
-	for r.s.Status == saga.StatusRunning {
-		r.fire()
+	for r.State.Status == saga.StatusRunning {
+		r.Fire()
 	}
 	r.wantStatus(StatusRejecting)
-	if got, want := r.s.Steps[StepRefundPayment].Outcome, saga.OutcomeUnknown; got != want {
+	if got, want := r.State.Steps[StepRefundPayment].Outcome, saga.OutcomeUnknown; got != want {
 		t.Errorf("refund outcome: got %s, want %s", got, want)
 	}
-	if got, want := r.s.Reason, "timeout"; got != want {
+	if got, want := r.State.Reason, "timeout"; got != want {
 		t.Errorf("reason: got %s, want %s", got, want)
 	}
-	if got, want := r.compensations(0), slices.Sorted(slices.Values([]string{`{"return_id":"ret-2001"}`, payloadUndoRestock})); !slices.Equal(got, want) {
+	if got, want := r.Compensations(0), slices.Sorted(slices.Values([]string{`{"return_id":"ret-2001"}`, payloadUndoRestock})); !slices.Equal(got, want) {
 		t.Errorf("first wave: got %v, want %v", got, want)
 	}
-	r.undone(StepRestock)
-	r.undone(StepRefundPayment)
+	r.Undone(StepRestock)
+	r.Undone(StepRefundPayment)
 	r.wantStatus(StatusRejecting)
-	r.undone(StepSchedulePickup)
+	r.Undone(StepSchedulePickup)
 	r.wantStatus(StatusRejected)
 
 	attempts := map[string]int{}
-	for _, c := range r.cmds {
+	for _, c := range r.Commands {
 		if !c.Compensation {
 			attempts[c.Step] = max(attempts[c.Step], c.Attempt)
 		}
@@ -540,18 +433,18 @@ func TestTimeoutsAndRetries(t *testing.T) {
 // the rejection.
 func TestCompensationFailureThenRetry(t *testing.T) {
 	r := newReturnRun(t)
-	r.ok(StepSchedulePickup)
-	r.ok(StepRestock)
-	r.fail(StepRefundPayment, "refund_declined")
-	r.reply(StepRestock, saga.ReplyFailure, "locked", true)
+	r.OK(StepSchedulePickup)
+	r.OK(StepRestock)
+	r.Fail(StepRefundPayment, "refund_declined")
+	r.Reply(StepRestock, saga.ReplyFailure, "locked", true)
 	r.wantStatus(StatusFailed)
 	if got, want := r.lifecycle(), []string{"milestone:" + MilestonePickedUp, string(saga.EventFailed)}; !slices.Equal(got, want) {
 		t.Errorf("lifecycle: got %v, want %v", got, want)
 	}
-	r.apply(saga.RetryInput("operator"))
+	r.Apply(saga.RetryInput("operator"))
 	r.wantStatus(StatusRejecting)
-	r.undone(StepRestock)
-	r.undone(StepSchedulePickup)
+	r.Undone(StepRestock)
+	r.Undone(StepSchedulePickup)
 	r.wantStatus(StatusRejected)
 }
 
@@ -631,9 +524,9 @@ func TestMermaid(t *testing.T) {
 
 func TestStateRoundTripsThroughJSON(t *testing.T) {
 	r := newReturnRun(t)
-	r.ok(StepSchedulePickup)
-	r.reply(StepRefundPayment, saga.ReplyError, "db_down", false)
-	b, err := json.Marshal(r.s)
+	r.OK(StepSchedulePickup)
+	r.Reply(StepRefundPayment, saga.ReplyError, "db_down", false)
+	b, err := json.Marshal(r.State)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,7 +534,7 @@ func TestStateRoundTripsThroughJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(&got, r.s) {
-		t.Errorf("round trip differs:\n got %+v\nwant %+v", &got, r.s)
+	if !reflect.DeepEqual(&got, r.State) {
+		t.Errorf("round trip differs:\n got %+v\nwant %+v", &got, r.State)
 	}
 }

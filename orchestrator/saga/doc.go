@@ -27,6 +27,10 @@
 //     compensations are done the saga is compensated and the OnCompensated steps run; if a
 //     compensation fails, the saga is failed and waits for an operator's [RetryInput].
 //
+// A definition's payload builders are usually typed functions of its decoded input made
+// with [Build], reading what earlier steps returned with [ResultField]; package
+// orchestrator/saga/sagatest drives and fuzzes a definition in tests.
+//
 // A Definition is read-only after construction and safe for concurrent use; a State is a
 // plain value owned by one goroutine at a time.
 package saga
