@@ -108,7 +108,8 @@ func NewDefinition(o Options) *saga.Definition {
 				Optional: true,
 			},
 		},
-		Milestones: []saga.Milestone{{Name: MilestoneReserved, After: flightAndHotel}},
+		Milestones:  []saga.Milestone{{Name: MilestoneReserved, After: flightAndHotel}},
+		DecodeInput: decodeRequested,
 		Labels: saga.StatusLabels{
 			Running:      StatusBooking,
 			Compensating: StatusCancelling,
@@ -119,17 +120,21 @@ func NewDefinition(o Options) *saga.Definition {
 	}
 }
 
-// build returns a payload builder: it decodes the trip requested (the saga's input) and
-// marshals what f makes of it. Builders must be pure: the engine rebuilds the commands in
-// flight after a restart and expects the same bytes.
-func build[T any](f func(r Requested, bc saga.BuildContext) T) saga.Builder {
-	return func(bc saga.BuildContext) (json.RawMessage, error) {
-		var r Requested
-		if err := json.Unmarshal(bc.Input, &r); err != nil {
-			return nil, fmt.Errorf("decoding trip %q: %w", bc.SagaID, err)
-		}
-		return json.Marshal(f(r, bc))
+// decodeRequested is the saga's DecodeInput: the builders of one Apply share the trip
+// requested it decodes (saga.Build).
+func decodeRequested(sagaID string, input json.RawMessage) (any, error) {
+	var r Requested
+	if err := json.Unmarshal(input, &r); err != nil {
+		return nil, fmt.Errorf("decoding trip %q: %w", sagaID, err)
 	}
+	return &r, nil
+}
+
+// build returns a payload builder that marshals what f makes of the trip requested.
+// Builders must be pure: the engine rebuilds the commands in flight after a restart and
+// expects the same bytes.
+func build[T any](f func(r *Requested, bc saga.BuildContext) T) saga.Builder {
+	return saga.Build(decodeRequested, f)
 }
 
 // result decodes the success result of step into T; the zero T when the step has no result
@@ -141,28 +146,28 @@ func result[T any](bc saga.BuildContext, step string) T {
 }
 
 var (
-	buildBookFlight = build(func(r Requested, _ saga.BuildContext) BookFlight {
+	buildBookFlight = build(func(r *Requested, _ saga.BuildContext) BookFlight {
 		return BookFlight{TripID: r.TripID, Traveller: r.Traveller, From: r.Flight.From, To: r.Flight.To,
 			Date: r.Flight.Date, CardToken: r.CardToken}
 	})
-	buildCancelFlight = build(func(r Requested, bc saga.BuildContext) CancelFlight {
+	buildCancelFlight = build(func(r *Requested, bc saga.BuildContext) CancelFlight {
 		return CancelFlight{TripID: r.TripID, PNR: result[FlightBooked](bc, StepBookFlight).PNR}
 	})
-	buildBookHotel = build(func(r Requested, _ saga.BuildContext) BookHotel {
+	buildBookHotel = build(func(r *Requested, _ saga.BuildContext) BookHotel {
 		return BookHotel{TripID: r.TripID, Traveller: r.Traveller, City: r.Hotel.City, CheckIn: r.Flight.Date,
 			Nights: r.Hotel.Nights, CardToken: r.CardToken}
 	})
-	buildCancelHotel = build(func(r Requested, bc saga.BuildContext) CancelHotel {
+	buildCancelHotel = build(func(r *Requested, bc saga.BuildContext) CancelHotel {
 		return CancelHotel{TripID: r.TripID, Confirmation: result[HotelBooked](bc, StepBookHotel).Confirmation}
 	})
-	buildRentCar = build(func(r Requested, _ saga.BuildContext) RentCar {
+	buildRentCar = build(func(r *Requested, _ saga.BuildContext) RentCar {
 		c := RentCar{TripID: r.TripID, Traveller: r.Traveller, PickUp: r.Flight.Date, CardToken: r.CardToken}
 		if r.Car != nil {
 			c.City, c.Days = r.Car.City, r.Car.Days
 		}
 		return c
 	})
-	buildReturnCar = build(func(r Requested, bc saga.BuildContext) ReturnCar {
+	buildReturnCar = build(func(r *Requested, bc saga.BuildContext) ReturnCar {
 		return ReturnCar{TripID: r.TripID, RentalID: result[CarRented](bc, StepRentCar).RentalID}
 	})
 )
