@@ -43,7 +43,7 @@ func Builtin() []orchestrator.SagaType { return BuiltinWith(order.Options{}) }
 // BuiltinWith is every built-in saga type with the same timeouts, retry policies and
 // history limit (the options of `podium orchestrator`): the order saga, then returns.
 func BuiltinWith(o order.Options) []orchestrator.SagaType {
-	return []orchestrator.SagaType{Order(o), Returns(returns.Options(o))}
+	return []orchestrator.SagaType{Order(o), Returns(o)}
 }
 
 // Definitions is the newest definition of each built-in saga type, in Builtin's order.

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/saga"
@@ -39,52 +38,17 @@ const MilestoneApproved = "approved"
 // DefaultCancelReason is the cancellation notice's reason when none was given.
 const DefaultCancelReason = "cancelled"
 
-// Options tunes the order saga's timeouts and retry policies. Zero fields take their
-// defaults.
-type Options struct {
-	// Timeout is the deadline of one attempt of a forward step. Default: 10s.
-	Timeout time.Duration
-	// Retry is the forward steps' retry policy. Default: 4 attempts, backoff 200ms doubling
-	// up to 5s, jitter 0.2.
-	Retry saga.RetryPolicy
-	// CompensationTimeout is the deadline of one attempt of a compensation. Default: 10s.
-	CompensationTimeout time.Duration
-	// CompensationRetry is the compensations' retry policy; when it is exhausted the saga
-	// fails and waits for an operator. Default: 8 attempts, backoff 200ms doubling up to
-	// 5s, jitter 0.2.
-	CompensationRetry saga.RetryPolicy
-	// HistoryLimit caps each saga's history. Default: 200.
-	HistoryLimit int
-}
+// Options tunes the order saga's timeouts and retry policies; zero fields take their
+// defaults (saga.Policies).
+type Options = saga.Policies
 
-// Option defaults.
+// Option defaults (those of saga.Policies).
 const (
-	DefaultTimeout                = 10 * time.Second
-	DefaultMaxAttempts            = 4
-	DefaultCompensationTimeout    = 10 * time.Second
-	DefaultCompensationMaxAttempt = 8
+	DefaultTimeout                = saga.DefaultTimeout
+	DefaultMaxAttempts            = saga.DefaultStepMaxAttempts
+	DefaultCompensationTimeout    = saga.DefaultCompensationTimeout
+	DefaultCompensationMaxAttempt = saga.DefaultCompensationMaxAttempts
 )
-
-func (o Options) withDefaults() Options {
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.Retry.MaxAttempts == 0 {
-		o.Retry.MaxAttempts = DefaultMaxAttempts
-	}
-	o.Retry = o.Retry.WithDefaults()
-	if o.CompensationTimeout == 0 {
-		o.CompensationTimeout = DefaultCompensationTimeout
-	}
-	if o.CompensationRetry.MaxAttempts == 0 {
-		o.CompensationRetry.MaxAttempts = DefaultCompensationMaxAttempt
-	}
-	o.CompensationRetry = o.CompensationRetry.WithDefaults()
-	if o.HistoryLimit == 0 {
-		o.HistoryLimit = saga.DefaultHistoryLimit
-	}
-	return o
-}
 
 // Definition returns the order saga with default options.
 func Definition() *saga.Definition { return NewDefinition(Options{}) }
@@ -92,13 +56,8 @@ func Definition() *saga.Definition { return NewDefinition(Options{}) }
 // NewDefinition returns the order saga with the given options. Call Validate on the
 // result to check the options.
 func NewDefinition(o Options) *saga.Definition {
-	o = o.withDefaults()
-	do := func(worker, typ string, b saga.Builder) saga.Action {
-		return saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.Timeout, Retry: o.Retry}
-	}
-	undo := func(worker, typ string, b saga.Builder) *saga.Action {
-		return &saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.CompensationTimeout, Retry: o.CompensationRetry}
-	}
+	o = o.WithDefaults()
+	do, undo := o.Do, o.Undo
 	stage1 := []string{StepReserveInventory, StepAuthorizePayment}
 	stage2 := []string{StepPrepareShipment, StepAssignDelivery}
 	return &saga.Definition{

@@ -19,7 +19,6 @@ package returns
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/podiumhq/podium/events"
 	"github.com/podiumhq/podium/orchestrator/saga"
@@ -67,52 +66,17 @@ const (
 	WorkerNotification = "notification"
 )
 
-// Options tunes the returns saga's timeouts and retry policies. Zero fields take their
-// defaults.
-type Options struct {
-	// Timeout is the deadline of one attempt of a forward step. Default: 10s.
-	Timeout time.Duration
-	// Retry is the forward steps' retry policy. Default: 4 attempts, backoff 200ms doubling
-	// up to 5s, jitter 0.2.
-	Retry saga.RetryPolicy
-	// CompensationTimeout is the deadline of one attempt of a compensation. Default: 10s.
-	CompensationTimeout time.Duration
-	// CompensationRetry is the compensations' retry policy; when it is exhausted the saga
-	// fails and waits for an operator. Default: 8 attempts, backoff 200ms doubling up to
-	// 5s, jitter 0.2.
-	CompensationRetry saga.RetryPolicy
-	// HistoryLimit caps each saga's history. Default: 200.
-	HistoryLimit int
-}
+// Options tunes the returns saga's timeouts and retry policies; zero fields take their
+// defaults (saga.Policies).
+type Options = saga.Policies
 
-// Option defaults.
+// Option defaults (those of saga.Policies).
 const (
-	DefaultTimeout                 = 10 * time.Second
-	DefaultMaxAttempts             = 4
-	DefaultCompensationTimeout     = 10 * time.Second
-	DefaultCompensationMaxAttempts = 8
+	DefaultTimeout                 = saga.DefaultTimeout
+	DefaultMaxAttempts             = saga.DefaultStepMaxAttempts
+	DefaultCompensationTimeout     = saga.DefaultCompensationTimeout
+	DefaultCompensationMaxAttempts = saga.DefaultCompensationMaxAttempts
 )
-
-func (o Options) withDefaults() Options {
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.Retry.MaxAttempts == 0 {
-		o.Retry.MaxAttempts = DefaultMaxAttempts
-	}
-	o.Retry = o.Retry.WithDefaults()
-	if o.CompensationTimeout == 0 {
-		o.CompensationTimeout = DefaultCompensationTimeout
-	}
-	if o.CompensationRetry.MaxAttempts == 0 {
-		o.CompensationRetry.MaxAttempts = DefaultCompensationMaxAttempts
-	}
-	o.CompensationRetry = o.CompensationRetry.WithDefaults()
-	if o.HistoryLimit == 0 {
-		o.HistoryLimit = saga.DefaultHistoryLimit
-	}
-	return o
-}
 
 // Definition returns the returns saga with default options.
 func Definition() *saga.Definition { return NewDefinition(Options{}) }
@@ -120,13 +84,8 @@ func Definition() *saga.Definition { return NewDefinition(Options{}) }
 // NewDefinition returns the returns saga with the given options. Call Validate on the
 // result to check the options.
 func NewDefinition(o Options) *saga.Definition {
-	o = o.withDefaults()
-	do := func(worker, typ string, b saga.Builder) saga.Action {
-		return saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.Timeout, Retry: o.Retry}
-	}
-	undo := func(worker, typ string, b saga.Builder) *saga.Action {
-		return &saga.Action{Worker: worker, Type: typ, Build: b, Timeout: o.CompensationTimeout, Retry: o.CompensationRetry}
-	}
+	o = o.WithDefaults()
+	do, undo := o.Do, o.Undo
 	pickup := []string{StepSchedulePickup}
 	return &saga.Definition{
 		Name:    DefinitionName,
