@@ -101,7 +101,7 @@ func startProcessStack(t *testing.T, extra ...string) *processStack {
 	t.Cleanup(func() {
 		ps.sup.StopAll(10 * time.Second)
 		if t.Failed() {
-			t.Logf("process output (tail):\n%s", devstack.Tail(ps.out.String(), 60))
+			t.Logf("warnings and errors (last 80):\n%s\nprocess output (tail):\n%s", devstack.Trouble(ps.out.String(), 80), devstack.Tail(ps.out.String(), 60))
 		}
 	})
 	// The broker writes its ready file once its topics exist (it listens before).

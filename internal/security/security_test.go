@@ -80,7 +80,7 @@ func startBroker(t *testing.T, env []string, advertise string, flags ...string) 
 	t.Cleanup(func() {
 		c.sup.StopAll(10 * time.Second)
 		if t.Failed() {
-			t.Logf("process output (tail):\n%s", devstack.Tail(c.out.String(), 60))
+			t.Logf("warnings and errors (last 80):\n%s\nprocess output (tail):\n%s", devstack.Trouble(c.out.String(), 80), devstack.Tail(c.out.String(), 60))
 		}
 	})
 	args := append([]string{"broker", "--addr", listen, "--advertise", c.addr, "--partitions", partitions,
@@ -385,7 +385,7 @@ func startBrokerAt(t *testing.T, port int, advertise, users string) *cluster {
 	t.Cleanup(func() {
 		c.sup.StopAll(10 * time.Second)
 		if t.Failed() {
-			t.Logf("process output (tail):\n%s", devstack.Tail(c.out.String(), 60))
+			t.Logf("warnings and errors (last 80):\n%s\nprocess output (tail):\n%s", devstack.Trouble(c.out.String(), 80), devstack.Tail(c.out.String(), 60))
 		}
 	})
 	if _, err := c.sup.Start("broker", "broker", "--addr", listen, "--advertise", advertise, "--partitions", partitions); err != nil {
