@@ -273,6 +273,7 @@ func Start(ctx context.Context, c Config) (*Broker, error) {
 	var (
 		bound     net.Addr
 		advertise string
+		gated     *advertisingListener
 	)
 	listen := func(network, _ string) (net.Listener, error) {
 		// kfake asks for 127.0.0.1:<port>; we bind c.Addr instead.
@@ -282,7 +283,8 @@ func Start(ctx context.Context, c Config) (*Broker, error) {
 		}
 		bound = ln.Addr()
 		advertise = advertisedAddr(bound, c.Advertise)
-		return &advertisingListener{Listener: ln, addr: hostPortAddr(advertise)}, nil
+		gated = newAdvertisingListener(ln, hostPortAddr(advertise))
+		return gated, nil
 	}
 
 	opts := []kfake.Opt{
@@ -326,11 +328,12 @@ func Start(ctx context.Context, c Config) (*Broker, error) {
 	for i := range specs {
 		specs[i].Retention, specs[i].DeleteRetention = c.Retention, c.DeleteRetention
 	}
-	created, err := b.ensureTopics(ctx, specs, c)
+	created, err := b.ensureTopics(ctx, specs, c, gated.open)
 	if err != nil {
 		_ = b.Close()
 		return nil, err
 	}
+	gated.open() // (a no-op when ensureTopics opened it)
 	log.Info().Str("listen", b.listen).Str("advertise", b.advertise).Str("data_dir", dataDir).
 		Bool("temporary_data_dir", tempDir).Bool("in_memory", dataDir == "").
 		Int("partitions", c.Partitions).Int("topics_created", created).
@@ -387,8 +390,9 @@ func (b *Broker) Close() error {
 
 // ensureTopics creates the missing topics in-process and verifies the existing ones. It
 // reports how many topics it created. Existing topics whose retention settings differ from
-// specs are updated over a loopback connection (kfake has no in-process way to alter configs).
-func (b *Broker) ensureTopics(ctx context.Context, specs []pkafka.TopicSpec, c Config) (int, error) {
+// specs are updated over a loopback connection (kfake has no in-process way to alter configs):
+// before that, once every topic exists, it calls serve, which lets clients in.
+func (b *Broker) ensureTopics(ctx context.Context, specs []pkafka.TopicSpec, c Config, serve func()) (int, error) {
 	var (
 		mm       []pkafka.TopicMismatch
 		created  int
@@ -420,6 +424,7 @@ func (b *Broker) ensureTopics(ctx context.Context, specs []pkafka.TopicSpec, c C
 		return created, fmt.Errorf("the data directory's topics do not match the configuration (use the partition count it was created with, or a new data directory): %w", &pkafka.MismatchError{Mismatches: mm})
 	}
 
+	serve()
 	updates := pkafka.ConfigUpdates(existing, func(topic string) map[string]string {
 		m := map[string]string{}
 		if info := b.cluster.TopicInfo(topic); info != nil {
@@ -509,12 +514,43 @@ func advertisedAddr(bound net.Addr, advertise string) string {
 
 // advertisingListener reports the advertised address as its own: kfake puts Addr() into
 // metadata, FindCoordinator and other responses that tell clients where to connect.
+//
+// It also holds every connection back until open is called, once the broker's topics exist:
+// the port listens from the start (the kernel completes the handshakes, so a client's
+// connect succeeds), but no request is served before then. A client started with the broker
+// (a compose stack, a test's processes) would otherwise find the port open and a topic
+// missing, and stop on it.
 type advertisingListener struct {
 	net.Listener
-	addr net.Addr
+	addr     net.Addr
+	ready    chan struct{}
+	openOnce sync.Once
+	closed   chan struct{}
+	shutOnce sync.Once
+}
+
+func newAdvertisingListener(ln net.Listener, addr net.Addr) *advertisingListener {
+	return &advertisingListener{Listener: ln, addr: addr, ready: make(chan struct{}), closed: make(chan struct{})}
 }
 
 func (l *advertisingListener) Addr() net.Addr { return l.addr }
+
+// open lets Accept return connections.
+func (l *advertisingListener) open() { l.openOnce.Do(func() { close(l.ready) }) }
+
+func (l *advertisingListener) Accept() (net.Conn, error) {
+	select {
+	case <-l.ready:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	return l.Listener.Accept()
+}
+
+func (l *advertisingListener) Close() error {
+	l.shutOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
 
 // hostPortAddr is a net.Addr that is just a host:port string.
 type hostPortAddr string
