@@ -105,3 +105,54 @@ func containsLine(out string, parts ...string) bool {
 	}
 	return false
 }
+
+// TestCommitsAreSpacedUnlessUrgent: within the interval, CommitAsync calls wait and go out
+// together with the newest offset of each partition; an urgent commit (Commit) or hurry
+// (Flush) sends what is pending at once.
+func TestCommitsAreSpacedUnlessUrgent(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		sent []map[string]map[int]int64
+	)
+	c := newGroupCommitter(func(req map[string]map[int]int64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, req)
+		return nil
+	}, time.Hour) // nothing waits that long in this test: every wait is ended by hurrying
+	commitAsync := func(p int, o int64) <-chan error {
+		done := make(chan error, 1)
+		c.commit(map[string]map[int]int64{"in": {p: o}}, false, func(err error) { done <- err })
+		return done
+	}
+	// The first commit goes out at once: none was sent within the interval.
+	if err := <-commitAsync(0, 1); err != nil {
+		t.Fatal(err)
+	}
+	// These wait for the interval...
+	a, b, d := commitAsync(0, 5), commitAsync(0, 3), commitAsync(1, 7)
+	// ...until an urgent commit takes them along.
+	urgent := make(chan error, 1)
+	c.commit(map[string]map[int]int64{"in": {2: 9}}, true, func(err error) { urgent <- err })
+	for _, ch := range []<-chan error{a, b, d, urgent} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And hurry (Flush) sends a lone pending commit without waiting either.
+	e := commitAsync(1, 8)
+	c.hurry()
+	if err := <-e; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []map[string]map[int]int64{
+		{"in": {0: 1}},
+		{"in": {0: 5, 1: 7, 2: 9}}, // partition 0: the highest offset queued, not the last
+		{"in": {1: 8}},
+	}
+	if fmt.Sprint(sent) != fmt.Sprint(want) {
+		t.Errorf("commit requests:\n got %v\nwant %v", sent, want)
+	}
+}

@@ -38,6 +38,13 @@ type GroupConfig struct {
 	// JoinGroupBackoff is the pause after a failed join before trying again.
 	// Default: 1s (kafka-go: 5s).
 	JoinGroupBackoff time.Duration
+	// CommitInterval is the shortest time between two offset commits of a member's
+	// CommitAsync calls: the offsets queued meanwhile go out together (the newest of each
+	// partition). Commit and Flush send at once. A longer interval saves broker and client
+	// work per batch; a crash then redelivers up to an interval more of records, which
+	// podium's consumers drop as duplicates. Default: DefaultCommitInterval (Kafka's Java
+	// consumer auto-commits every 5s, Kafka Streams every 30s).
+	CommitInterval time.Duration
 	// Logger receives group events; kafka-go's own messages are logged at debug level and
 	// its errors at warn level.
 	Logger zerolog.Logger
@@ -56,8 +63,14 @@ func (gc GroupConfig) withDefaults() GroupConfig {
 	if gc.JoinGroupBackoff == 0 {
 		gc.JoinGroupBackoff = time.Second
 	}
+	if gc.CommitInterval == 0 {
+		gc.CommitInterval = DefaultCommitInterval
+	}
 	return gc
 }
+
+// DefaultCommitInterval is GroupConfig.CommitInterval's default.
+const DefaultCommitInterval = 100 * time.Millisecond
 
 // Validate reports every problem of gc (after defaults) at once.
 func (gc GroupConfig) Validate() error {
@@ -78,7 +91,7 @@ func (gc GroupConfig) Validate() error {
 		}
 		seen[t] = true
 	}
-	if gc.SessionTimeout < 0 || gc.HeartbeatInterval < 0 || gc.RebalanceTimeout < 0 || gc.JoinGroupBackoff < 0 {
+	if gc.SessionTimeout < 0 || gc.HeartbeatInterval < 0 || gc.RebalanceTimeout < 0 || gc.JoinGroupBackoff < 0 || gc.CommitInterval < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
 	}
 	if gc.HeartbeatInterval >= gc.SessionTimeout {
@@ -122,7 +135,7 @@ func (a Assignment) Commit(offsets map[string]int64) error {
 		return err
 	}
 	done := make(chan error, 1)
-	a.send(req, func(err error) { done <- err })
+	a.send(req, true, func(err error) { done <- err })
 	return <-done
 }
 
@@ -134,7 +147,9 @@ func (a Assignment) Commit(offsets map[string]int64) error {
 // Use it when nothing depends on the commit having happened: the records a lost commit
 // leaves uncommitted are delivered again (to this member, or after a rebalance to another),
 // which podium's consumers handle as duplicates. Waiting for every commit adds a round trip
-// to every batch.
+// to every batch. A commit queued within GroupConfig.CommitInterval of the previous one
+// waits for the rest of the interval (Flush ends the wait), and goes out with the commits
+// queued meanwhile.
 func (a Assignment) CommitAsync(offsets map[string]int64, done func(error)) {
 	if done == nil {
 		done = func(error) {}
@@ -156,7 +171,7 @@ func (a Assignment) CommitAsync(offsets map[string]int64, done func(error)) {
 		done(err)
 		return
 	}
-	a.send(req, done)
+	a.send(req, false, done)
 }
 
 // Flush waits until every commit this partition queued with CommitAsync was answered, or d
@@ -165,6 +180,9 @@ func (a Assignment) CommitAsync(offsets map[string]int64, done func(error)) {
 func (a Assignment) Flush(d time.Duration) {
 	if a.pending == nil {
 		return
+	}
+	if a.committer != nil {
+		a.committer.hurry()
 	}
 	done := make(chan struct{})
 	go func() { a.pending.Wait(); close(done) }()
@@ -197,8 +215,9 @@ func (a Assignment) commitRequest(offsets map[string]int64) (map[string]map[int]
 	return req, nil
 }
 
-// send sends req (at once or merged) and calls done with the outcome.
-func (a Assignment) send(req map[string]map[int]int64, done func(error)) {
+// send sends req (merged with the generation's other commits; urgent: without waiting for
+// the commit interval) and calls done with the outcome.
+func (a Assignment) send(req map[string]map[int]int64, urgent bool, done func(error)) {
 	wrap := func(err error) {
 		if err != nil {
 			err = fmt.Errorf("committing partition %d in generation %d: %w", a.Partition, a.Generation.ID, err)
@@ -209,7 +228,7 @@ func (a Assignment) send(req map[string]map[int]int64, done func(error)) {
 		wrap(a.Generation.CommitOffsets(req))
 		return
 	}
-	a.committer.commit(req, wrap)
+	a.committer.commit(req, urgent, wrap)
 }
 
 // groupCommitter sends the commits of one generation's partitions, merged: while one
@@ -224,18 +243,31 @@ func (a Assignment) send(req map[string]map[int]int64, done func(error)) {
 // that spinning cost the orchestrator more CPU than everything else together. Merging also
 // sends the broker one commit per round trip instead of one per partition and batch.
 //
+// Commits are also spaced: one goes out at most every interval, carrying the newest offset
+// of every partition queued meanwhile, unless one of them is urgent (Commit, Flush). At a
+// steady rate every partition's processor commits after each of its many small batches;
+// each commit costs the client a request and the broker a write to its offsets log.
+//
 // Safe for concurrent use.
 type groupCommitter struct {
-	gen *kafkago.Generation
+	send1    func(map[string]map[int]int64) error // one commit request (Generation.CommitOffsets)
+	interval time.Duration
+	wake     chan struct{} // signalled (never blocking) by an urgent commit or hurry
 
 	mu      sync.Mutex
 	pending map[string]map[int]int64
 	waiters []func(error)
-	busy    bool // a goroutine is sending
+	busy    bool      // a goroutine is sending
+	urgent  bool      // send the pending commits without waiting for the interval
+	last    time.Time // when the last commit was sent
+}
+
+func newGroupCommitter(commit func(map[string]map[int]int64) error, interval time.Duration) *groupCommitter {
+	return &groupCommitter{send1: commit, interval: interval, wake: make(chan struct{}, 1)}
 }
 
 // commit queues offsets and calls done with the result of the request that carries them.
-func (c *groupCommitter) commit(offsets map[string]map[int]int64, done func(error)) {
+func (c *groupCommitter) commit(offsets map[string]map[int]int64, urgent bool, done func(error)) {
 	c.mu.Lock()
 	if c.pending == nil {
 		c.pending = make(map[string]map[int]int64)
@@ -245,8 +277,7 @@ func (c *groupCommitter) commit(offsets map[string]map[int]int64, done func(erro
 			c.pending[t] = make(map[int]int64, len(parts))
 		}
 		for p, o := range parts {
-			// One processor per partition, and it waits for its commit: never two offsets of
-			// a partition pending, but keep the highest in any case.
+			// Offsets of a partition only grow: keep the highest queued.
 			if cur, ok := c.pending[t][p]; !ok || o > cur {
 				c.pending[t][p] = o
 			}
@@ -258,10 +289,32 @@ func (c *groupCommitter) commit(offsets map[string]map[int]int64, done func(erro
 		go c.send()
 	}
 	c.mu.Unlock()
+	if urgent {
+		c.hurry()
+	}
 }
 
-// send commits what is pending until nothing is; its goroutine ends then.
+// hurry makes the pending commits go out without waiting for the rest of the interval.
+func (c *groupCommitter) hurry() {
+	c.mu.Lock()
+	c.urgent = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send commits what is pending, an interval apart unless hurried, until nothing is; its
+// goroutine ends then. (A partition's handler flushes before it returns, which hurries: a
+// generation's last commits do not wait for the interval.)
 func (c *groupCommitter) send() {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		c.mu.Lock()
 		if len(c.waiters) == 0 {
@@ -269,10 +322,24 @@ func (c *groupCommitter) send() {
 			c.mu.Unlock()
 			return
 		}
+		if wait := c.interval - time.Since(c.last); wait > 0 && !c.urgent {
+			c.mu.Unlock()
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-c.wake:
+				timer.Stop()
+			}
+			continue
+		}
 		req, waiters := c.pending, c.waiters
-		c.pending, c.waiters = nil, nil
+		c.pending, c.waiters, c.urgent, c.last = nil, nil, false, time.Now()
 		c.mu.Unlock()
-		err := c.gen.CommitOffsets(req)
+		err := c.send1(req)
 		for _, done := range waiters {
 			done(err)
 		}
@@ -358,12 +425,12 @@ func RunGroup(ctx context.Context, gc GroupConfig, fn func(ctx context.Context, 
 			log.Warn().Err(err).Msg("joining consumer group; retrying")
 			continue
 		}
-		startGeneration(ctx, gen, gc.Topics, cl, log, fn)
+		startGeneration(ctx, gen, gc.Topics, gc.CommitInterval, cl, log, fn)
 	}
 }
 
 // startGeneration starts one goroutine per owned partition index of gen.
-func startGeneration(parent context.Context, gen *kafkago.Generation, topics []string, cl *kafkago.Client, log zerolog.Logger, fn func(context.Context, Assignment)) {
+func startGeneration(parent context.Context, gen *kafkago.Generation, topics []string, commitInterval time.Duration, cl *kafkago.Client, log zerolog.Logger, fn func(context.Context, Assignment)) {
 	owned := map[int]map[string]int64{} // partition -> topic -> committed offset (maybe FirstOffset)
 	for topic, pas := range gen.Assignments {
 		for _, pa := range pas {
@@ -385,7 +452,7 @@ func startGeneration(parent context.Context, gen *kafkago.Generation, topics []s
 	// RunGroup closes the group, which ends the generation. Ending handlers directly on ctx
 	// would end the generation first and make kafka-go rejoin before leaving.
 	base := context.WithoutCancel(parent)
-	committer := &groupCommitter{gen: gen}
+	committer := newGroupCommitter(gen.CommitOffsets, commitInterval)
 	for _, p := range parts {
 		committed := owned[p]
 		plog := log.With().Int("partition", p).Int32("generation", gen.ID).Logger()
