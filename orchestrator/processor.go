@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -42,9 +43,14 @@ type processor struct {
 	markers map[string]*saga.State
 	timers  *timerQueue
 	offsets map[string]int64 // next offset to commit, by topic
-	fence   *fence
-	tracer  trace.Tracer // of the global provider when the processor was made
-	types   *catalog     // the saga types run, and their definition versions
+	// pending is the last batch's second half, not written yet: its snapshots go out with
+	// the next batch's commands and events, or on their own when no input waits (flush).
+	pending *pendingState
+	// commit commits input offsets without waiting (Assignment.CommitAsync).
+	commit func(offsets map[string]int64, done func(error))
+	fence  *fence
+	tracer trace.Tracer // of the global provider when the processor was made
+	types  *catalog     // the saga types run, and their definition versions
 }
 
 func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
@@ -62,6 +68,7 @@ func newProcessor(cfg Config, w messageWriter, a pkafka.Assignment) *processor {
 		offsets:   make(map[string]int64),
 		tracer:    otel.Tracer(tracerName),
 		types:     newCatalog(cfg.Sagas),
+		commit:    a.CommitAsync,
 	}
 }
 
@@ -159,6 +166,18 @@ func (p *processor) run(ctx context.Context) error {
 		if len(resend) > 0 {
 			more = closedTimeChan
 		}
+		// The last batch's snapshots wait for the next batch's write if input is there
+		// already; otherwise they are written now, before waiting.
+		if p.pending != nil {
+			if sub.Buffered() {
+				more = closedTimeChan
+			} else if err := p.flush(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -204,10 +223,24 @@ func (b *batchOutput) touch(id string) {
 	}
 }
 
+// pendingState is what a batch writes after its commands and events: its snapshots (with
+// the finished-saga index records and early cancels), then its input offsets.
+type pendingState struct {
+	snaps      []kafkago.Message
+	housekept  func()           // marks the index records as written
+	tombstones int              // of the index records
+	offsets    map[string]int64 // to commit once snaps are written; nil: no input
+}
+
 // process applies one batch and writes its effects: first the commands, events, dead
 // letters and forwards, then the snapshots, then the offsets. Everything it writes is
 // derived deterministically from the inputs and the restored state (command and event IDs
 // included), so a crash at any point only repeats work that consumers already dedupe.
+//
+// The snapshots and offsets are left in p.pending: the caller writes them with the next
+// batch's commands and events, in the same request (pipelined, as DESIGN.md §5 orders: a
+// batch's snapshots after its events, its offsets after its snapshots), or alone with flush
+// when no input waits. Under load a batch so costs one write round trip instead of two.
 func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err error) {
 	start := time.Now()
 	now := p.cfg.Now()
@@ -235,51 +268,87 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 	}
 	out.messages = append(out.messages, p.timelineMessages(out, now)...)
 	p.expireEarly(now, out)
-	housekeeping, housekept := p.finished.housekeeping(now)
-	if len(out.messages) == 0 && len(out.order) == 0 && len(housekeeping) == 0 && len(out.state) == 0 && inputs == 0 {
-		return nil
-	}
-	// A processor writes only while its generation lives: after a rebalance another
-	// instance owns these sagas.
-	if err := p.writable(ctx); err != nil {
-		return err
-	}
-	if len(out.messages) > 0 {
-		if err := p.write(ctx, out.messages); err != nil {
-			return fmt.Errorf("writing commands and events: %w", err)
-		}
-	}
-	if len(out.order) > 0 || len(housekeeping) > 0 || len(out.state) > 0 {
-		snaps, err := p.snapshots(out.order)
-		if err != nil {
-			return err
-		}
-		p.retire(out.order)
-		snaps = append(append(snaps, housekeeping...), out.state...)
+	wrote := len(out.messages) > 0 || p.pending != nil
+	if wrote {
+		// A processor writes only while its generation lives: after a rebalance another
+		// instance owns these sagas.
 		if err := p.writable(ctx); err != nil {
 			return err
 		}
-		if err := p.write(ctx, snaps); err != nil {
-			return fmt.Errorf("writing snapshots: %w", err)
+		prev := p.pending
+		msgs := out.messages
+		if prev != nil {
+			msgs = append(prev.snaps, msgs...)
 		}
-		housekept()
-		p.cfg.Metrics.Tombstones.Add(float64(countTombstones(housekeeping)))
+		if err := p.write(ctx, msgs); err != nil {
+			return fmt.Errorf("writing commands, events and the previous batch's snapshots: %w", err)
+		}
+		p.pending = nil
+		if prev != nil {
+			p.written(ctx, prev)
+		}
 	}
-	if inputs > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
+	// After the previous batch's index records are settled (housekept), not before: the
+	// same records are not issued twice.
+	housekeeping, housekept := p.finished.housekeeping(now)
+	if len(out.order) == 0 && len(housekeeping) == 0 && len(out.state) == 0 && inputs == 0 {
+		if wrote {
+			p.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
 		}
-		// Sent after the writes, not waited for: the next batch need not wait a round trip,
-		// and a lost commit only redelivers inputs already applied, which the sagas ignore.
-		// The partition's last commits are flushed before the generation ends (run).
-		p.a.CommitAsync(p.offsets, func(err error) {
-			if err != nil {
-				p.log.Warn().Err(err).Msg("committing offsets; the inputs since the last commit will be delivered again")
-			}
-		})
+		return nil
+	}
+	snaps, err := p.snapshots(out.order)
+	if err != nil {
+		return err
+	}
+	p.retire(out.order)
+	p.pending = &pendingState{snaps: append(append(snaps, housekeeping...), out.state...), housekept: housekept,
+		tombstones: countTombstones(housekeeping)}
+	if inputs > 0 {
+		p.pending.offsets = maps.Clone(p.offsets)
 	}
 	p.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// flush writes the pending snapshots on their own (no input is waiting to take them along)
+// and commits their batch's offsets.
+func (p *processor) flush(ctx context.Context) error {
+	prev := p.pending
+	if prev == nil {
+		return nil
+	}
+	if err := p.writable(ctx); err != nil {
+		return err
+	}
+	if len(prev.snaps) > 0 {
+		if err := p.write(ctx, prev.snaps); err != nil {
+			return fmt.Errorf("writing snapshots: %w", err)
+		}
+	}
+	p.pending = nil
+	p.written(ctx, prev)
+	return nil
+}
+
+// written settles a batch whose snapshots are written: its index records count as written,
+// and its input offsets are committed.
+func (p *processor) written(ctx context.Context, prev *pendingState) {
+	if prev.housekept != nil {
+		prev.housekept()
+	}
+	p.cfg.Metrics.Tombstones.Add(float64(prev.tombstones))
+	if prev.offsets == nil || ctx.Err() != nil {
+		return
+	}
+	// Sent after the writes, not waited for: the next batch need not wait a round trip, and
+	// a lost commit only redelivers inputs already applied, which the sagas ignore. The
+	// partition's last commits are flushed before the generation ends (run).
+	p.commit(prev.offsets, func(err error) {
+		if err != nil {
+			p.log.Warn().Err(err).Msg("committing offsets; the inputs since the last commit will be delivered again")
+		}
+	})
 }
 
 // writable reports why the processor must not write: its generation ended, or the process

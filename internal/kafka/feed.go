@@ -405,6 +405,13 @@ func (s *Subscription) Next(ctx context.Context, max int) ([]kafkago.Message, er
 // from Ready, call TryNext; when records remain after it, Ready has a value again.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
+// Buffered reports whether TryNext has records (or an error) to return now.
+func (s *Subscription) Buffered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0 || s.err != nil
+}
+
 // TryNext is Next without the wait: it returns at once, with no records when none are there.
 func (s *Subscription) TryNext(max int) ([]kafkago.Message, error) {
 	s.mu.Lock()
