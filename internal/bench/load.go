@@ -279,6 +279,14 @@ func placeClosed(ctx context.Context, lc loadConfig, w messageWriter, r *recorde
 // maxConcurrentWrites bounds the writes of the open-loop generator in flight at once.
 const maxConcurrentWrites = 64
 
+// dueOrders is how many orders an open loop at rate per second owes elapsed after its start,
+// having sent sent: order k is due at k/rate, so orders 0 … ⌊rate·elapsed⌋ are due. (Counting
+// ⌊rate·elapsed⌋ orders instead would place order k a whole interval after its due time, and
+// add 1/rate to every latency: 100 ms at 10 orders/s.)
+func dueOrders(rate float64, elapsed time.Duration, sent int64) int64 {
+	return int64(rate*elapsed.Seconds()) + 1 - sent
+}
+
 // placeOpen writes orders at lc.rate per second until lc.end. Every order's latency counts
 // from when it was due, not from when it was written, so a backlog of the generator or of
 // the writer shows in the latencies (no coordinated omission).
@@ -306,7 +314,7 @@ func placeOpen(ctx context.Context, lc loadConfig, w messageWriter, r *recorder)
 			if !now.Before(lc.end) {
 				return nil
 			}
-			due := int64(lc.rate*now.Sub(start).Seconds()) - sent
+			due := dueOrders(lc.rate, now.Sub(start), sent)
 			for due > 0 {
 				n := min(due, maxPlaceBatch)
 				msgs := make([]kafkago.Message, n)
