@@ -91,7 +91,7 @@ func newReturnRequestCmd() *cobra.Command {
 			for i, r := range returns {
 				ids[i] = r.Requested.ReturnID
 			}
-			return startSagas(cmd, kcfg, sagaStarts{ids: ids, label: "requesting", wait: wait, within: within,
+			return startSagas(cmd, kcfg, sagaStarts{topic: events.TopicReturnsRequested, ids: ids, label: "requesting", wait: wait, within: within,
 				write: func(ctx context.Context, t *client.Tracking, w client.Writer, progress func(int)) error {
 					return t.RequestReturns(ctx, w, returns, progress)
 				},

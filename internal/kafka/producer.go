@@ -271,6 +271,18 @@ func (p *Producer) layouts(ctx context.Context, msgs []kafkago.Message) (map[str
 	return p.layout, nil
 }
 
+// Prepare loads the partition layout of topics and so opens the connection to the cluster,
+// which the first WriteMessages would otherwise do: a caller that times its writes (the
+// CLI's placed → terminal latency) calls it first, so that the figure is the write's.
+func (p *Producer) Prepare(ctx context.Context, topics ...string) error {
+	msgs := make([]kafkago.Message, len(topics))
+	for i, t := range topics {
+		msgs[i] = kafkago.Message{Topic: t}
+	}
+	_, err := p.layouts(ctx, msgs)
+	return err
+}
+
 // refresh loads the layout of topics (under p.mu).
 func (p *Producer) refresh(ctx context.Context, topics []string) error {
 	// The Transport answers metadata requests from its cache.
