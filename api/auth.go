@@ -85,10 +85,10 @@ func (g *guard) authenticated(r *http.Request) bool {
 }
 
 // publicPath reports whether a path is served without authentication: the probes, the
-// metrics, the login page and the static files it needs.
+// metrics, the login page and the static files it needs (and the icon browsers ask for).
 func publicPath(p string) bool {
 	switch p = path.Clean(p); p {
-	case "/healthz", "/readyz", "/metrics", "/login", "/logout":
+	case "/healthz", "/readyz", "/metrics", "/login", "/logout", "/favicon.ico":
 		return true
 	}
 	return strings.HasPrefix(p, "/static/")

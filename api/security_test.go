@@ -88,10 +88,13 @@ func TestTokenGuardsEveryEndpointButProbesAndMetrics(t *testing.T) {
 			t.Errorf("GET %s with a wrong token: got %d, want 401", target, r.code)
 		}
 	}
-	for _, target := range []string{"/healthz", "/readyz", "/metrics", "/login", "/static/style.css", "/static/favicon.svg"} {
+	for _, target := range []string{"/healthz", "/readyz", "/metrics", "/login", "/static/style.css", "/static/favicon.svg", "/favicon.ico"} {
 		if r := do(t, h, "GET", target, nil, "Accept", "text/html"); r.code != http.StatusOK {
 			t.Errorf("GET %s without credentials: got %d, want 200 (public)", target, r.code)
 		}
+	}
+	if r := do(t, h, "GET", "/favicon.ico", nil); r.code != http.StatusOK || !strings.Contains(string(r.body), "<svg") {
+		t.Errorf("GET /favicon.ico: got %d %.80q, want the dashboard's SVG icon", r.code, r.body)
 	}
 
 	base := serveTest(t, s)

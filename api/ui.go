@@ -110,10 +110,18 @@ func (u *ui) routes(mux *http.ServeMux, handle func(string, http.HandlerFunc)) {
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
-	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveStatic := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		u.static.ServeHTTP(w, r)
+	}
+	mux.Handle("GET /static/", http.HandlerFunc(serveStatic))
+	// Browsers ask for /favicon.ico on their own for pages without a <link rel="icon">
+	// (the JSON endpoints opened in a tab): the dashboard's icon, not a 404.
+	mux.Handle("GET /favicon.ico", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/static/favicon.svg"
+		serveStatic(w, r2)
 	}))
 }
 
