@@ -70,44 +70,10 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 		return obs, fmt.Errorf("reading partition counts: %w", err)
 	}
 
-	versions := map[string]map[uint64]bool{} // saga -> timeline versions read
-	for p := range counts[events.TopicOrdersEvents] {
-		_, err := pkafka.ReadPartition(ctx, cc.Kafka, events.TopicOrdersEvents, p, func(m kafkago.Message) error {
-			env, err := events.Decode(record(m))
-			if err != nil {
-				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: %v", m.Topic, m.Partition, m.Offset, err))
-				return nil
-			}
-			if env.Type == events.TypeSagaTimeline {
-				var tl events.SagaTimeline
-				if err := env.DecodeData(&tl); err != nil {
-					obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
-					return nil
-				}
-				if versions[tl.SagaID] == nil {
-					versions[tl.SagaID] = map[uint64]bool{}
-				}
-				addTimeline(obs.Timelines, tl, versions[tl.SagaID])
-				obs.LastEvent[tl.SagaID] = Pos{m.Partition, m.Offset}
-				return nil
-			}
-			if events.IsControlOutcomeType(env.Type) {
-				return nil // the answer to an operator request: no status of the saga
-			}
-			var l events.OrderLifecycle
-			if err := env.DecodeData(&l); err != nil || !events.IsLifecycleType(env.Type) {
-				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
-				return nil
-			}
-			obs.Lifecycle[l.OrderID] = append(obs.Lifecycle[l.OrderID], Lifecycle{OrderID: l.OrderID, Status: l.Status, Reason: l.Reason, ID: env.ID})
-			obs.LastEvent[l.OrderID] = Pos{m.Partition, m.Offset}
-			return nil
-		})
-		if err != nil {
-			return obs, fmt.Errorf("reading %s[%d]: %w", events.TopicOrdersEvents, p, err)
-		}
-	}
-
+	// podium.saga-state is read before orders.events: the orchestrator writes a batch's events
+	// before its snapshots, so every snapshot read here has its events in what is read after
+	// it. (The other order could pair a snapshot written between the two reads with
+	// timelines read before it: a finished state next to an unfinished timeline.)
 	divergent := map[string]string{}
 	last := map[string]Snapshot{} // the last record of each saga: what compaction keeps
 	for p := range counts[events.TopicSagaState] {
@@ -188,6 +154,44 @@ func Collect(ctx context.Context, cc CollectConfig) (Observed, error) {
 			obs.StaleLast = append(obs.StaleLast, fmt.Sprintf("%s: last record %s[%d]@%d is v%d gen %d {%s}, but v%d gen %d {%s} is newer%s",
 				id, events.TopicSagaState, l.Partition, l.Offset, l.State.Version, l.State.Generation, stateDigest(l.State),
 				final.State.Version, final.State.Generation, stateDigest(final.State), note))
+		}
+	}
+
+	versions := map[string]map[uint64]bool{} // saga -> timeline versions read
+	for p := range counts[events.TopicOrdersEvents] {
+		_, err := pkafka.ReadPartition(ctx, cc.Kafka, events.TopicOrdersEvents, p, func(m kafkago.Message) error {
+			env, err := events.Decode(record(m))
+			if err != nil {
+				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: %v", m.Topic, m.Partition, m.Offset, err))
+				return nil
+			}
+			if env.Type == events.TypeSagaTimeline {
+				var tl events.SagaTimeline
+				if err := env.DecodeData(&tl); err != nil {
+					obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
+					return nil
+				}
+				if versions[tl.SagaID] == nil {
+					versions[tl.SagaID] = map[uint64]bool{}
+				}
+				addTimeline(obs.Timelines, tl, versions[tl.SagaID])
+				obs.LastEvent[tl.SagaID] = Pos{m.Partition, m.Offset}
+				return nil
+			}
+			if events.IsControlOutcomeType(env.Type) {
+				return nil // the answer to an operator request: no status of the saga
+			}
+			var l events.OrderLifecycle
+			if err := env.DecodeData(&l); err != nil || !events.IsLifecycleType(env.Type) {
+				obs.BadEvents = append(obs.BadEvents, fmt.Sprintf("%s[%d]@%d: type %s: %v", m.Topic, m.Partition, m.Offset, env.Type, err))
+				return nil
+			}
+			obs.Lifecycle[l.OrderID] = append(obs.Lifecycle[l.OrderID], Lifecycle{OrderID: l.OrderID, Status: l.Status, Reason: l.Reason, ID: env.ID})
+			obs.LastEvent[l.OrderID] = Pos{m.Partition, m.Offset}
+			return nil
+		})
+		if err != nil {
+			return obs, fmt.Errorf("reading %s[%d]: %w", events.TopicOrdersEvents, p, err)
 		}
 	}
 
