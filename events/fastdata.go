@@ -120,6 +120,26 @@ func (v verdict) String() string {
 // The payload and subject mean something only when the reader's verdict is valid.
 type fastDecoder func(r *dataReader) (payload any, subject string)
 
+// undoCommand is the fast decoder of a compensation's data: the saga's ID (member saga,
+// required) and the ID of what the step did (member id, optional). fields returns a new
+// payload's two fields, in that order.
+func undoCommand[T any](saga, id string, fields func(p *T) (sagaID, doneID *string)) fastDecoder {
+	names := []string{saga, id}
+	return func(r *dataReader) (any, string) {
+		p := new(T)
+		sagaID, doneID := fields(p)
+		r.object(names, 0b01, func(i int) {
+			switch i {
+			case 0:
+				*sagaID = r.sagaID()
+			case 1:
+				*doneID = r.id()
+			}
+		})
+		return p, *sagaID
+	}
+}
+
 // decodeFast runs d over data and returns its verdict.
 func decodeFast(d fastDecoder, data []byte) (payload any, subject string, v verdict) {
 	r := dataReader{s: scanner{b: data}}
@@ -162,18 +182,7 @@ var allFastDecoders = map[string]fastDecoder{
 		})
 		return p, p.OrderID
 	},
-	"inventory.release.v1": func(r *dataReader) (any, string) {
-		p := new(ReleaseInventory)
-		r.object([]string{"order_id", "reservation_id"}, 0b01, func(i int) {
-			switch i {
-			case 0:
-				p.OrderID = r.sagaID()
-			case 1:
-				p.ReservationID = r.id()
-			}
-		})
-		return p, p.OrderID
-	},
+	"inventory.release.v1": undoCommand("order_id", "reservation_id", func(p *ReleaseInventory) (*string, *string) { return &p.OrderID, &p.ReservationID }),
 	"inventory.restock.v1": func(r *dataReader) (any, string) {
 		p := new(Restock)
 		r.object([]string{"return_id", "items"}, 0b11, func(i int) {
@@ -186,18 +195,7 @@ var allFastDecoders = map[string]fastDecoder{
 		})
 		return p, p.ReturnID
 	},
-	"inventory.undo-restock.v1": func(r *dataReader) (any, string) {
-		p := new(UndoRestock)
-		r.object([]string{"return_id", "restock_id"}, 0b01, func(i int) {
-			switch i {
-			case 0:
-				p.ReturnID = r.sagaID()
-			case 1:
-				p.RestockID = r.id()
-			}
-		})
-		return p, p.ReturnID
-	},
+	"inventory.undo-restock.v1": undoCommand("return_id", "restock_id", func(p *UndoRestock) (*string, *string) { return &p.ReturnID, &p.RestockID }),
 	"payment.authorize.v1": func(r *dataReader) (any, string) {
 		p := new(AuthorizePayment)
 		r.object([]string{"order_id", "amount", "currency", "token"}, 0b1111, func(i int) {
@@ -214,18 +212,7 @@ var allFastDecoders = map[string]fastDecoder{
 		})
 		return p, p.OrderID
 	},
-	"payment.void.v1": func(r *dataReader) (any, string) {
-		p := new(VoidPayment)
-		r.object([]string{"order_id", "authorization_id"}, 0b01, func(i int) {
-			switch i {
-			case 0:
-				p.OrderID = r.sagaID()
-			case 1:
-				p.AuthorizationID = r.id()
-			}
-		})
-		return p, p.OrderID
-	},
+	"payment.void.v1": undoCommand("order_id", "authorization_id", func(p *VoidPayment) (*string, *string) { return &p.OrderID, &p.AuthorizationID }),
 	"payment.refund.v1": func(r *dataReader) (any, string) {
 		p := new(RefundPayment)
 		r.object([]string{"return_id", "amount", "currency", "token"}, 0b1111, func(i int) {
@@ -242,18 +229,7 @@ var allFastDecoders = map[string]fastDecoder{
 		})
 		return p, p.ReturnID
 	},
-	"payment.cancel-refund.v1": func(r *dataReader) (any, string) {
-		p := new(CancelRefund)
-		r.object([]string{"return_id", "refund_id"}, 0b01, func(i int) {
-			switch i {
-			case 0:
-				p.ReturnID = r.sagaID()
-			case 1:
-				p.RefundID = r.id()
-			}
-		})
-		return p, p.ReturnID
-	},
+	"payment.cancel-refund.v1": undoCommand("return_id", "refund_id", func(p *CancelRefund) (*string, *string) { return &p.ReturnID, &p.RefundID }),
 	"seller.prepare-shipment.v1": func(r *dataReader) (any, string) {
 		p := new(PrepareShipment)
 		r.object([]string{"order_id", "seller_id", "items"}, 0b111, func(i int) {
@@ -294,18 +270,7 @@ var allFastDecoders = map[string]fastDecoder{
 		})
 		return p, p.OrderID
 	},
-	"shipping.cancel-delivery.v1": func(r *dataReader) (any, string) {
-		p := new(CancelDelivery)
-		r.object([]string{"order_id", "delivery_id"}, 0b01, func(i int) {
-			switch i {
-			case 0:
-				p.OrderID = r.sagaID()
-			case 1:
-				p.DeliveryID = r.id()
-			}
-		})
-		return p, p.OrderID
-	},
+	"shipping.cancel-delivery.v1": undoCommand("order_id", "delivery_id", func(p *CancelDelivery) (*string, *string) { return &p.OrderID, &p.DeliveryID }),
 	"shipping.schedule-pickup.v1": func(r *dataReader) (any, string) {
 		p := new(SchedulePickup)
 		r.object([]string{"return_id", "address"}, 0b11, func(i int) {
@@ -318,18 +283,7 @@ var allFastDecoders = map[string]fastDecoder{
 		})
 		return p, p.ReturnID
 	},
-	"shipping.cancel-pickup.v1": func(r *dataReader) (any, string) {
-		p := new(CancelPickup)
-		r.object([]string{"return_id", "pickup_id"}, 0b01, func(i int) {
-			switch i {
-			case 0:
-				p.ReturnID = r.sagaID()
-			case 1:
-				p.PickupID = r.id()
-			}
-		})
-		return p, p.ReturnID
-	},
+	"shipping.cancel-pickup.v1": undoCommand("return_id", "pickup_id", func(p *CancelPickup) (*string, *string) { return &p.ReturnID, &p.PickupID }),
 	"notification.send-confirmation.v1": func(r *dataReader) (any, string) {
 		p := new(SendConfirmation)
 		r.object([]string{"order_id", "email", "total", "currency"}, 0b1111, func(i int) {
