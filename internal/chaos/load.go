@@ -109,7 +109,8 @@ func (l *Load) follow(ctx context.Context) {
 
 // Place places n orders of the mix, retrying a failed write until it succeeds or ctx ends.
 // A retried batch may be written twice: a second OrderPlaced is a duplicate the saga
-// records and ignores.
+// records and ignores. The orders count as placed before they are written: when ctx ends
+// first they may never reach the broker, so stop a load through Run's more, not its ctx.
 func (l *Load) Place(ctx context.Context, n int) error {
 	if n <= 0 {
 		return nil
