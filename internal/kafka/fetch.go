@@ -88,6 +88,7 @@ func (f *fetcher) fetchOne(ctx context.Context, tps []TopicPartition, offsets ma
 					}
 					res.Records = append(res.Records, m)
 				}
+				fetchedRecords.WithLabelValues(tp.Topic).Add(float64(len(res.Records)))
 			}
 			out[tp] = res
 		}
@@ -131,6 +132,7 @@ func (f *fetcher) fetchRaw(ctx context.Context, tps []TopicPartition, offsets ma
 	if err != nil {
 		return nil, fmt.Errorf("fetching %d partitions: %w", len(tps), err)
 	}
+	fetchRequests.Inc()
 	resp := r.(*fetchAPI.Response)
 	if resp.ErrorCode != 0 {
 		return nil, fmt.Errorf("fetching %d partitions: %w", len(tps), kafkago.Error(resp.ErrorCode))

@@ -478,6 +478,7 @@ func (p *Producer) produce(ctx context.Context, keys []tp, round map[tp][]kafkag
 	if err != nil {
 		return nil, err
 	}
+	produceRequests.Inc()
 	var failed map[tp]error
 	for _, t := range r.(*produceAPI.Response).Topics {
 		for _, part := range t.Partitions {
