@@ -185,41 +185,55 @@ func (p *processor) rewrite(ctx context.Context, ids []string) error {
 	if err := p.writable(ctx); err != nil {
 		return err
 	}
-	snaps, err := p.snapshots(ids)
+	snaps, err := p.snapshots(ids, nil)
 	if err != nil {
 		return err
 	}
 	return p.w.WriteMessages(ctx, snaps...)
 }
 
-// snapshots encodes the current state of the sagas ids as this generation's snapshots.
-func (p *processor) snapshots(ids []string) ([]kafkago.Message, error) {
+// snapshots encodes the current state of the sagas ids as this generation's snapshots;
+// retired holds the finished sagas that left memory since they changed (may be nil).
+func (p *processor) snapshots(ids []string, retired map[string]*saga.State) ([]kafkago.Message, error) {
 	gen := []byte(strconv.FormatInt(int64(p.a.Generation.ID), 10))
 	snaps := make([]kafkago.Message, 0, len(ids))
 	for _, id := range ids {
-		s := p.sagas[id]
-		if s == nil {
-			if s = p.markers[id]; s == nil {
-				continue
-			}
-			delete(p.markers, id)
-		}
-		s.Generation = p.a.Generation.ID
-		if s.Finished() {
-			s = finishedMarker(s)
-		}
-		value, err := s.MarshalBinary()
+		m, ok, err := p.snapshot(id, gen, retired)
 		if err != nil {
-			return nil, fmt.Errorf("encoding snapshot of %s: %w", id, err)
+			return nil, err
 		}
-		snaps = append(snaps, kafkago.Message{
-			Topic:   events.TopicSagaState,
-			Key:     []byte(id),
-			Value:   value,
-			Headers: []kafkago.Header{{Key: HeaderGeneration, Value: gen}},
-		})
+		if ok {
+			snaps = append(snaps, m)
+		}
 	}
 	return snaps, nil
+}
+
+// snapshot encodes saga id's current state, found in memory, among the markers to write
+// again, or in retired; ok is false when it is in none of them.
+func (p *processor) snapshot(id string, gen []byte, retired map[string]*saga.State) (m kafkago.Message, ok bool, err error) {
+	s := p.sagas[id]
+	if s == nil {
+		if s = p.markers[id]; s != nil {
+			delete(p.markers, id)
+		} else if s = retired[id]; s == nil {
+			return m, false, nil
+		}
+	}
+	s.Generation = p.a.Generation.ID
+	if s.Finished() {
+		s = finishedMarker(s)
+	}
+	value, err := s.MarshalBinary()
+	if err != nil {
+		return m, false, fmt.Errorf("encoding snapshot of %s: %w", id, err)
+	}
+	return kafkago.Message{
+		Topic:   events.TopicSagaState,
+		Key:     []byte(id),
+		Value:   value,
+		Headers: []kafkago.Header{{Key: HeaderGeneration, Value: gen}},
+	}, true, nil
 }
 
 // audit looks at one record of the partition's changelog written after restore. The
@@ -404,16 +418,17 @@ func (p *processor) resendSome(ctx context.Context, ids []string) (int, []string
 	return len(msgs), ids[n:], nil
 }
 
-// retire drops the finished sagas among ids from memory, into the finished index. Their
-// last snapshot (a small marker) is in the batch being written; the index tombstones it
-// when the retention ends.
-func (p *processor) retire(ids []string) {
+// retire drops the finished sagas among ids from memory, into the finished index, and keeps
+// each in unwritten until its last snapshot (a small marker) is written; the index
+// tombstones that snapshot when the retention ends.
+func (p *processor) retire(ids []string, unwritten map[string]*saga.State) {
 	for _, id := range ids {
 		s := p.sagas[id]
 		if s == nil || !s.Finished() {
 			continue
 		}
 		delete(p.sagas, id)
+		unwritten[id] = s
 		p.timers.schedule(id, time.Time{}, false)
 		p.finished.add(id, s.Status, s.UpdatedAt)
 		p.cfg.Metrics.Sagas.Dec()

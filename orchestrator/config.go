@@ -38,6 +38,13 @@ type Config struct {
 	// one snapshot/command write. Default: 512.
 	BatchSize int
 
+	// SnapshotInterval is how long a saga's changes may wait before its snapshot is written
+	// to podium.saga-state (a batch's commands and events are written at once): a saga
+	// changed by several batches within it is written once. The batches' input offsets are
+	// committed after the snapshots, so a crash re-applies at most this much input, and the
+	// consumer lag of a busy partition shows about this much. Default: 100ms.
+	SnapshotInterval time.Duration
+
 	// Retention is how long the last snapshot of a finished saga (a small marker: status,
 	// steps, reasons) stays in podium.saga-state before it is tombstoned. The saga itself
 	// leaves memory when it finishes. At least two minutes. Default: 24h.
@@ -97,6 +104,8 @@ const (
 	// EarlyCancelWindow and EarlyCancelMax.
 	DefaultEarlyCancelWindow = 5 * time.Minute
 	DefaultEarlyCancelMax    = 10000
+	// MaxSnapshotInterval is the longest SnapshotInterval accepted.
+	MaxSnapshotInterval = 5 * time.Second
 	// MinRetention is the shortest Retention (and DedupeWindow) accepted.
 	MinRetention = 2 * time.Minute
 )
@@ -114,6 +123,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 512
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
@@ -156,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("orchestrator: batch size must be positive"))
+	}
+	if c.SnapshotInterval < 0 || c.SnapshotInterval > MaxSnapshotInterval {
+		errs = append(errs, fmt.Errorf("orchestrator: snapshot interval %s must be between 0 and %s (input offsets are committed only after it)", c.SnapshotInterval, MaxSnapshotInterval))
 	}
 	if c.Retention != 0 && c.Retention < MinRetention {
 		errs = append(errs, fmt.Errorf("orchestrator: retention %s is below the minimum of %s (a finished saga's index record is written about a minute after it finished)", c.Retention, MinRetention))

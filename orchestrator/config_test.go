@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
@@ -111,4 +112,24 @@ func countOf(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+// TestConfigSnapshotInterval: 0 is the default, a negative interval or one past
+// MaxSnapshotInterval (offsets would wait that long) is refused.
+func TestConfigSnapshotInterval(t *testing.T) {
+	base := Config{Kafka: pkafka.Config{Brokers: []string{"127.0.0.1:9092"}}, Sagas: []SagaType{orderSaga(order.Options{})}}
+	if got := base.withDefaults().SnapshotInterval; got != DefaultSnapshotInterval {
+		t.Errorf("default snapshot interval %s, want %s", got, DefaultSnapshotInterval)
+	}
+	for _, tc := range []struct {
+		interval time.Duration
+		ok       bool
+	}{{0, true}, {time.Nanosecond, true}, {MaxSnapshotInterval, true}, {-time.Millisecond, false}, {MaxSnapshotInterval + 1, false}} {
+		cfg := base
+		cfg.SnapshotInterval = tc.interval
+		err := cfg.Validate()
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "snapshot interval")) {
+			t.Errorf("snapshot interval %s: Validate = %v, want ok=%v", tc.interval, err, tc.ok)
+		}
+	}
 }

@@ -19,11 +19,13 @@
 // records, then the changed snapshots (synchronously, all replicas), and only then commit
 // the input offsets. A crash anywhere in between causes redelivery, never loss; redelivery is
 // harmless because replies already applied are ignored by correlation and workers dedupe
-// commands by idempotency key. The writes are pipelined: a batch's snapshots go out in the
-// same request as the next batch's commands and events when that batch is already there
-// (or alone, at once, when no input waits), so a batch under load costs one write round
-// trip, and the order above holds for every batch. Offsets are committed asynchronously,
-// at most every pkafka.DefaultCommitInterval (100 ms) unless the partition is released.
+// commands by idempotency key. The snapshots wait up to Config.SnapshotInterval (100 ms),
+// so that a saga changed by several batches is written once, encoded before the batch
+// whose request takes them along changes anything; they go out in the same request as a
+// later batch's commands and events (or alone when no input waits then), so a batch under
+// load costs one write round trip, and the order above holds for every batch. Offsets are
+// committed asynchronously after them, at most every pkafka.DefaultCommitInterval (100 ms)
+// unless the partition is released.
 //
 // A record that cannot be decoded becomes a dead letter on orders.dlq with its reason, and
 // the records behind it are processed. A record whose order is homed on another partition

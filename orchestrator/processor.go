@@ -43,9 +43,11 @@ type processor struct {
 	markers map[string]*saga.State
 	timers  *timerQueue
 	offsets map[string]int64 // next offset to commit, by topic
-	// pending is the last batch's second half, not written yet: its snapshots go out with
-	// the next batch's commands and events, or on their own when no input waits (flush).
-	pending *pendingState
+	// pending is what the batches since the last snapshot write still have to write, after
+	// their commands and events: snapshots, index records, then offsets. It goes out with
+	// a later batch's commands and events once Config.SnapshotInterval passed, or on its
+	// own when no input waits then (flush).
+	pending *unsaved
 	// commit commits input offsets without waiting (Assignment.CommitAsync).
 	commit func(offsets map[string]int64, done func(error))
 	fence  *fence
@@ -139,6 +141,9 @@ func (p *processor) run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	save := time.NewTimer(time.Hour) // when the pending snapshots are due
+	save.Stop()
+	defer save.Stop()
 	// Housekeeping (index records, tombstones) also runs when no input arrives.
 	tick := time.NewTicker(housekeepingInterval)
 	defer tick.Stop()
@@ -166,16 +171,23 @@ func (p *processor) run(ctx context.Context) error {
 		if len(resend) > 0 {
 			more = closedTimeChan
 		}
-		// The last batch's snapshots wait for the next batch's write if input is there
-		// already; otherwise they are written now, before waiting.
+		// Snapshots that waited SnapshotInterval go out with the next batch's write if input
+		// is there already, otherwise now, before waiting; younger ones wait for their time.
+		var saveC <-chan time.Time
 		if p.pending != nil {
-			if sub.Buffered() {
+			switch now := p.cfg.Now(); {
+			case !p.pending.due(now, p.cfg.SnapshotInterval):
+				save.Reset(p.pending.since.Add(p.cfg.SnapshotInterval).Sub(now))
+				saveC = save.C
+			case sub.Buffered():
 				more = closedTimeChan
-			} else if err := p.flush(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
+			default:
+				if err := p.flush(ctx); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
 				}
-				return err
 			}
 		}
 		select {
@@ -183,9 +195,11 @@ func (p *processor) run(ctx context.Context) error {
 			return nil
 		case <-sub.Ready():
 		case <-timerC:
+		case <-saveC:
 		case <-tick.C:
 		case <-more:
 		}
+		save.Stop()
 		batch, err := sub.TryNext(p.cfg.BatchSize)
 		if err != nil {
 			return fmt.Errorf("reading partition %d: %w", p.partition, err)
@@ -223,30 +237,33 @@ func (b *batchOutput) touch(id string) {
 	}
 }
 
-// pendingState is what a batch writes after its commands and events: its snapshots (with
-// the finished-saga index records and early cancels), then its input offsets.
-type pendingState struct {
-	snaps      []kafkago.Message
-	housekept  func()           // marks the index records as written
-	tombstones int              // of the index records
-	offsets    map[string]int64 // to commit once snaps are written; nil: no input
-}
-
 // process applies one batch and writes its effects: first the commands, events, dead
 // letters and forwards, then the snapshots, then the offsets. Everything it writes is
 // derived deterministically from the inputs and the restored state (command and event IDs
 // included), so a crash at any point only repeats work that consumers already dedupe.
 //
-// The snapshots and offsets are left in p.pending: the caller writes them with the next
-// batch's commands and events, in the same request (pipelined, as DESIGN.md §5 orders: a
-// batch's snapshots after its events, its offsets after its snapshots), or alone with flush
-// when no input waits. Under load a batch so costs one write round trip instead of two.
+// The snapshots and offsets are left in p.pending: they are written with a later batch's
+// commands and events, in the same request, once Config.SnapshotInterval passed (pipelined,
+// as DESIGN.md §5 orders: a batch's snapshots after its events, its offsets after its
+// snapshots), or alone with flush when no input waits. Under load a batch so costs one
+// write round trip instead of two, and a saga changed by several batches in the interval
+// is written once.
 func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err error) {
 	start := time.Now()
 	now := p.cfg.Now()
 	out := &batchOutput{dirty: make(map[string]bool), timeline: make(map[string][]saga.HistoryEntry),
 		base: make(map[string]uint64), applied: make(map[string][]string), state: p.early.flush()}
 	defer func() { out.endSpans(err) }()
+	// Earlier batches' snapshots that are due are encoded before this batch changes the
+	// sagas: a snapshot never holds a change whose commands and events are not written.
+	var prev *unsaved
+	var saved []kafkago.Message
+	if p.pending != nil && p.pending.due(now, p.cfg.SnapshotInterval) {
+		prev, p.pending = p.pending, nil
+		if saved, err = p.records(prev); err != nil {
+			return err
+		}
+	}
 	inputs := 0
 	for _, m := range batch {
 		if m.Topic == events.TopicSagaState {
@@ -268,22 +285,16 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 	}
 	out.messages = append(out.messages, p.timelineMessages(out, now)...)
 	p.expireEarly(now, out)
-	wrote := len(out.messages) > 0 || p.pending != nil
+	wrote := len(out.messages) > 0 || prev != nil
 	if wrote {
 		// A processor writes only while its generation lives: after a rebalance another
 		// instance owns these sagas.
 		if err := p.writable(ctx); err != nil {
 			return err
 		}
-		prev := p.pending
-		msgs := out.messages
-		if prev != nil {
-			msgs = append(prev.snaps, msgs...)
+		if err := p.write(ctx, append(saved, out.messages...)); err != nil {
+			return fmt.Errorf("writing commands, events and earlier batches' snapshots: %w", err)
 		}
-		if err := p.write(ctx, msgs); err != nil {
-			return fmt.Errorf("writing commands, events and the previous batch's snapshots: %w", err)
-		}
-		p.pending = nil
 		if prev != nil {
 			p.written(ctx, prev)
 		}
@@ -297,15 +308,22 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 		}
 		return nil
 	}
-	snaps, err := p.snapshots(out.order)
-	if err != nil {
-		return err
+	if p.pending == nil {
+		p.pending = newUnsaved(now)
 	}
-	p.retire(out.order)
-	p.pending = &pendingState{snaps: append(append(snaps, housekeeping...), out.state...), housekept: housekept,
-		tombstones: countTombstones(housekeeping)}
+	u := p.pending
+	for _, id := range out.order {
+		u.touch(id)
+	}
+	p.retire(out.order, u.retired)
+	u.add(housekeeping)
+	u.add(out.state)
+	if housekept != nil {
+		u.housekept = append(u.housekept, housekept)
+	}
+	u.tombstones += countTombstones(housekeeping)
 	if inputs > 0 {
-		p.pending.offsets = maps.Clone(p.offsets)
+		u.offsets = maps.Clone(p.offsets)
 	}
 	p.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
 	return nil
@@ -321,8 +339,12 @@ func (p *processor) flush(ctx context.Context) error {
 	if err := p.writable(ctx); err != nil {
 		return err
 	}
-	if len(prev.snaps) > 0 {
-		if err := p.write(ctx, prev.snaps); err != nil {
+	snaps, err := p.records(prev)
+	if err != nil {
+		return err
+	}
+	if len(snaps) > 0 {
+		if err := p.write(ctx, snaps); err != nil {
 			return fmt.Errorf("writing snapshots: %w", err)
 		}
 	}
@@ -331,11 +353,34 @@ func (p *processor) flush(ctx context.Context) error {
 	return nil
 }
 
+// records encodes what u writes to podium.saga-state: each changed saga's snapshot in its
+// current state, and the index and early-cancel records, in the order of their last change.
+func (p *processor) records(u *unsaved) ([]kafkago.Message, error) {
+	gen := []byte(strconv.FormatInt(int64(p.a.Generation.ID), 10))
+	out := make([]kafkago.Message, 0, len(u.entries))
+	for _, e := range u.entries {
+		switch {
+		case e.gone:
+		case e.record != nil:
+			out = append(out, *e.record)
+		default:
+			m, ok, err := p.snapshot(e.id, gen, u.retired)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
 // written settles a batch whose snapshots are written: its index records count as written,
 // and its input offsets are committed.
-func (p *processor) written(ctx context.Context, prev *pendingState) {
-	if prev.housekept != nil {
-		prev.housekept()
+func (p *processor) written(ctx context.Context, prev *unsaved) {
+	for _, f := range prev.housekept {
+		f()
 	}
 	p.cfg.Metrics.Tombstones.Add(float64(prev.tombstones))
 	if prev.offsets == nil || ctx.Err() != nil {

@@ -29,6 +29,7 @@ func newOrchestratorCmd() *cobra.Command {
 		maxState    int
 		earlyWindow time.Duration
 		earlyMax    int
+		snapshotIvl time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "orchestrator",
@@ -51,15 +52,17 @@ func newOrchestratorCmd() *cobra.Command {
 			}
 			defer stopMetrics()
 			cfg := orchestrator.Config{
-				Kafka:          kcfg,
-				Sagas:          sagas.BuiltinWith(sagaOpts),
-				GroupID:        groupID,
-				Partitions:     partitions,
-				BatchSize:      batchSize,
-				SessionTimeout: session,
-				Retention:      retention,
-				DedupeWindow:   dedupe,
-				MaxStateBytes:  maxState,
+				Kafka:      kcfg,
+				Sagas:      sagas.BuiltinWith(sagaOpts),
+				GroupID:    groupID,
+				Partitions: partitions,
+				BatchSize:  batchSize,
+				// 0 on the command line writes every batch's snapshots; 0 in Config means the default.
+				SnapshotInterval: cmp.Or(snapshotIvl, time.Nanosecond),
+				SessionTimeout:   session,
+				Retention:        retention,
+				DedupeWindow:     dedupe,
+				MaxStateBytes:    maxState,
 				// 0 on the command line turns holding off; 0 in Config means the default.
 				EarlyCancelWindow: cmp.Or(earlyWindow, -1),
 				EarlyCancelMax:    earlyMax,
@@ -68,7 +71,7 @@ func newOrchestratorCmd() *cobra.Command {
 				Ready:             markReady,
 			}
 			kafka.logFields(log.Info()).Int("partitions", partitions).Str("group_id", groupID).
-				Int("batch_size", batchSize).Dur("session_timeout", session).Str("metrics_addr", metricsAddr).
+				Int("batch_size", batchSize).Dur("snapshot_interval", snapshotIvl).Dur("session_timeout", session).Str("metrics_addr", metricsAddr).
 				Dur("retention", retention).Dur("dedupe_window", dedupe).Int("max_state_bytes", maxState).
 				Dur("early_cancel_window", earlyWindow).Int("early_cancel_max", earlyMax).
 				Dur("step_timeout", sagaOpts.Timeout).Int("max_attempts", sagaOpts.Retry.MaxAttempts).
@@ -87,6 +90,8 @@ func newOrchestratorCmd() *cobra.Command {
 	intFlag(fs, &partitions, "partitions", events.DefaultPartitions, "partition count every input topic must have")
 	stringFlag(fs, &groupID, "group-id", "podium-orchestrator", "consumer group shared by all orchestrator instances")
 	intFlag(fs, &batchSize, "batch-size", 512, "maximum input records applied per batch")
+	durationFlag(fs, &snapshotIvl, "snapshot-interval", orchestrator.DefaultSnapshotInterval,
+		"longest a saga's changes wait before its snapshot is written (written once for all changes within it; offsets are committed after)")
 	durationFlag(fs, &session, "session-timeout", 10*time.Second, "consumer-group session timeout (failover time of a dead instance)")
 	stringFlag(fs, &metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (empty: off)")
 	durationFlag(fs, &retention, "retention", orchestrator.DefaultRetention,

@@ -1,0 +1,47 @@
+package orchestrator
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// TestUnsavedKeepsEachKeysLastChangeLast: a saga changed again moves behind the records
+// added since its first change (so that its snapshot stays the last record of its key), is
+// written once, and due follows the interval and the cap.
+func TestUnsavedKeepsEachKeysLastChangeLast(t *testing.T) {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	u := newUnsaved(start)
+	u.touch("a")
+	u.touch("b")
+	u.add([]kafkago.Message{{Key: []byte("a")}}) // e.g. a tombstone of an older snapshot of a
+	u.touch("a")
+	u.touch("a")
+	var got []string
+	for _, e := range u.entries {
+		switch {
+		case e.gone:
+		case e.record != nil:
+			got = append(got, "record "+string(e.record.Key))
+		default:
+			got = append(got, "saga "+e.id)
+		}
+	}
+	if want := []string{"saga b", "record a", "saga a"}; !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q", got, want)
+	}
+	if u.sagas() != 2 {
+		t.Errorf("%d sagas pending, want 2", u.sagas())
+	}
+	if u.due(start.Add(99*time.Millisecond), 100*time.Millisecond) || !u.due(start.Add(100*time.Millisecond), 100*time.Millisecond) {
+		t.Error("due before the interval passed, or not after")
+	}
+	for i := range maxUnsavedSagas {
+		u.touch(string(rune('c' + i)))
+	}
+	if !u.due(start, time.Hour) {
+		t.Errorf("%d sagas pending and not due", u.sagas())
+	}
+}
