@@ -553,6 +553,7 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 			RSSEnd:             b.RSS,
 			CPUSecondsBaseline: baseline[m.name].CPU.Seconds(),
 		})
+		res.Processes[len(res.Processes)-1].setRequests(bytesFrom.requests[m.name], bytesTo.requests[m.name], rec.inWindow)
 	}
 	if a, b := atFrom[selfName], atTo[selfName]; b.CPU > 0 {
 		cpu := (b.CPU - a.CPU).Seconds()
@@ -561,6 +562,7 @@ func measureSagas(ctx context.Context, st *stack, cfg Config, spec runSpec, res 
 			Cores: cpu / window.Seconds(), RSSStart: baseline[selfName].RSS, RSSEnd: b.RSS,
 			CPUSecondsBaseline: baseline[selfName].CPU.Seconds(),
 		})
+		res.Processes[len(res.Processes)-1].setRequests(bytesFrom.requests[selfName], bytesTo.requests[selfName], rec.inWindow)
 	}
 	res.SagasInMemory = sagasInMem
 	var rssBefore, rssAfter int64

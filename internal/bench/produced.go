@@ -210,16 +210,70 @@ func selfProduced() (p produced, found bool) {
 	return p, found
 }
 
-// producedSnapshot is the byte counters of every podium process at one moment.
+// The request counters of internal/kafka: how many Produce and Fetch requests a process
+// sent, which shows how well it batches.
+const (
+	metricProduceRequests = "podium_kafka_produce_requests_total"
+	metricFetchRequests   = "podium_kafka_fetch_requests_total"
+)
+
+// requestCounts is one process's Produce and Fetch requests so far.
+type requestCounts struct {
+	produce, fetch float64
+}
+
+// setRequests sets the requests per order of the window from the counters at its start and
+// end (none when orders is 0 or the process exports no counters).
+func (pr *ProcResult) setRequests(from, to requestCounts, orders int64) {
+	if orders <= 0 {
+		return
+	}
+	pr.ProduceRequestsPerOrder = max(to.produce-from.produce, 0) / float64(orders)
+	pr.FetchRequestsPerOrder = max(to.fetch-from.fetch, 0) / float64(orders)
+}
+
+// parseRequests reads the request counters from a Prometheus text exposition.
+func parseRequests(text string) (r requestCounts, found bool) {
+	produce, ok1 := metricByLabel(text, metricProduceRequests, "")
+	fetch, ok2 := metricByLabel(text, metricFetchRequests, "")
+	return requestCounts{produce: produce[""], fetch: fetch[""]}, ok1 || ok2
+}
+
+// selfRequests reads the request counters of the benchmark's own process.
+func selfRequests() (r requestCounts, found bool) {
+	mfs, err := selfRegistry().Gather()
+	if err != nil {
+		return r, false
+	}
+	for _, mf := range mfs {
+		var dst *float64
+		switch mf.GetName() {
+		case metricProduceRequests:
+			dst = &r.produce
+		case metricFetchRequests:
+			dst = &r.fetch
+		default:
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			*dst += m.GetCounter().GetValue()
+			found = true
+		}
+	}
+	return r, found
+}
+
+// producedSnapshot is the byte and request counters of every podium process at one moment.
 type producedSnapshot struct {
 	bytes    produced
-	exported []string // processes whose counters were found
+	exported []string                 // processes whose byte counters were found
+	requests map[string]requestCounts // by process name
 }
 
 // produced scrapes the byte counters of every child that serves /metrics and adds the
 // benchmark's own.
 func (s *stack) produced(ctx context.Context) producedSnapshot {
-	snap := producedSnapshot{bytes: produced{}}
+	snap := producedSnapshot{bytes: produced{}, requests: map[string]requestCounts{}}
 	for _, m := range s.members {
 		if m.metrics == "" {
 			continue
@@ -232,10 +286,16 @@ func (s *stack) produced(ctx context.Context) producedSnapshot {
 			snap.bytes.add(p)
 			snap.exported = append(snap.exported, m.name)
 		}
+		if r, ok := parseRequests(text); ok {
+			snap.requests[m.name] = r
+		}
 	}
 	if p, ok := selfProduced(); ok {
 		snap.bytes.add(p)
 		snap.exported = append(snap.exported, selfName)
+	}
+	if r, ok := selfRequests(); ok {
+		snap.requests[selfName] = r
 	}
 	return snap
 }

@@ -93,3 +93,30 @@ func TestBytesNote(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestsPerOrder: the request counters are read from an exposition and turned into
+// requests per order of the window; a process without them shows none.
+func TestRequestsPerOrder(t *testing.T) {
+	text := `# TYPE podium_kafka_produce_requests_total counter
+podium_kafka_produce_requests_total 150
+podium_kafka_fetch_requests_total 90
+podium_kafka_fetch_requests_total_extra 7
+`
+	to, ok := parseRequests(text)
+	if !ok || to != (requestCounts{produce: 150, fetch: 90}) {
+		t.Fatalf("parseRequests = %+v, %v; want 150 produce, 90 fetch", to, ok)
+	}
+	if _, ok := parseRequests("podium_kafka_produced_bytes_total 1\n"); ok {
+		t.Error("parseRequests found counters in an exposition without them")
+	}
+	var pr ProcResult
+	pr.setRequests(requestCounts{produce: 50, fetch: 40}, to, 200)
+	if pr.ProduceRequestsPerOrder != 0.5 || pr.FetchRequestsPerOrder != 0.25 {
+		t.Errorf("per order: produce %v, fetch %v; want 0.5 and 0.25", pr.ProduceRequestsPerOrder, pr.FetchRequestsPerOrder)
+	}
+	pr = ProcResult{}
+	pr.setRequests(requestCounts{}, to, 0)
+	if pr.ProduceRequestsPerOrder != 0 || pr.FetchRequestsPerOrder != 0 {
+		t.Errorf("no orders in the window: got %+v", pr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -85,6 +86,10 @@ type ProcResult struct {
 	CPUSecondsBaseline float64 `json:"cpu_seconds_before_load"`
 	RSSStart           int64   `json:"rss_start_bytes"`
 	RSSEnd             int64   `json:"rss_end_bytes"`
+	// Kafka requests sent in the window per order (podium_kafka_produce_requests_total,
+	// _fetch_requests_total); 0 for a process that does not export them.
+	ProduceRequestsPerOrder float64 `json:"produce_requests_per_order"`
+	FetchRequestsPerOrder   float64 `json:"fetch_requests_per_order"`
 }
 
 // Machine describes where the benchmark ran.
@@ -308,17 +313,20 @@ func (r *Report) Markdown() string {
 		}
 
 		p("#### CPU per process (measured window)\n\n")
-		p("CPU seconds per 1,000 orders, and cores busy (CPU seconds per second).\n\n")
+		p("CPU seconds per 1,000 orders, cores busy (CPU seconds per second), and Kafka produce and fetch requests sent per order (fewer: larger batches).\n\n")
 		for _, run := range r.Runs {
-			p("%s:\n\n| process | CPU s / 1,000 orders | cores | RSS start → end |\n|---|---:|---:|---|\n", run.label())
+			p("%s:\n\n| process | CPU s / 1,000 orders | cores | produce req/order | fetch req/order | RSS start → end |\n|---|---:|---:|---:|---:|---|\n", run.label())
 			procs := append([]ProcResult(nil), run.Processes...)
 			sort.SliceStable(procs, func(i, j int) bool { return procs[i].Cores > procs[j].Cores })
-			var total float64
+			var total, produce, fetch float64
 			for _, pr := range procs {
 				total += pr.Cores
-				p("| %s | %.3f | %.2f | %s → %s |\n", pr.Name, pr.CPUSecondsPer1000, pr.Cores, fmtBytes(pr.RSSStart), fmtBytes(pr.RSSEnd))
+				produce += pr.ProduceRequestsPerOrder
+				fetch += pr.FetchRequestsPerOrder
+				p("| %s | %.3f | %.2f | %s | %s | %s → %s |\n", pr.Name, pr.CPUSecondsPer1000, pr.Cores,
+					fmtRequests(pr.ProduceRequestsPerOrder), fmtRequests(pr.FetchRequestsPerOrder), fmtBytes(pr.RSSStart), fmtBytes(pr.RSSEnd))
 			}
-			p("| **all** | | %.2f | |\n\n", total)
+			p("| **all** | | %.2f | %s | %s | |\n\n", total, fmtRequests(produce), fmtRequests(fetch))
 		}
 	}
 
@@ -333,6 +341,14 @@ func (r *Report) Markdown() string {
 			rs.SagasPerSec, rs.StartSeconds, fmtBytes(rs.RSSEmpty), fmtBytes(rs.RSSRestored), rs.BytesPerSaga/1024, rs.LoadStart[0], rs.LoadEnd[0])
 	}
 	return b.String()
+}
+
+// fmtRequests prints requests per order, "-" when none was measured.
+func fmtRequests(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 func (r RunResult) label() string {
