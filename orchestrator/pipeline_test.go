@@ -100,72 +100,153 @@ func TestBatchSnapshotsGoOutWithTheNextBatch(t *testing.T) {
 	}
 }
 
-// TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges: within Config.SnapshotInterval
-// the batches' snapshots wait (each saga written once, however often it changed); once the
-// interval passed they go out with the next batch's write, encoded before that batch
-// changed the sagas, so a snapshot never holds a change whose events are not written yet;
-// the offsets of the batches they cover are committed after them.
+// TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges: a new saga's first snapshot
+// goes out with the next write; later changes wait for Config.SnapshotInterval, and a saga
+// changed several times within it is written once; once the interval passed, what waits
+// goes out with the next batch's write, encoded before that batch changed the sagas (a
+// snapshot never holds a change whose events are not written yet), and the offsets of the
+// batches it covers are committed after it — never after a write of first snapshots alone.
 func TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	cfg := Config{Sagas: []SagaType{orderSaga(order.Options{})}, Kafka: pkafka.Config{Brokers: []string{"unused:9092"}},
-		Now: func() time.Time { return clock }}.withDefaults()
+		SnapshotInterval: time.Second, Now: func() time.Time { return clock }}.withDefaults()
 	w := &recordingWriter{}
 	p, a, b := pipelineProcessor(ctx, t, cfg, w)
 	home := p.partition
-
-	if err := p.process(ctx, []kafkago.Message{input(t, events.TopicOrdersPlaced, home, 10, events.TypeOrderPlaced, a, orderOf(a), "")}); err != nil {
-		t.Fatal(err)
-	}
-	clock = clock.Add(cfg.SnapshotInterval / 2)
-	if err := p.process(ctx, []kafkago.Message{input(t, events.TopicOrdersPlaced, home, 11, events.TypeOrderPlaced, b, orderOf(b), "")}); err != nil {
-		t.Fatal(err)
-	}
-	if p.pending == nil || p.pending.sagas() != 2 {
-		t.Fatalf("within the interval, want both sagas' snapshots pending, got %+v", p.pending)
-	}
-	versions := map[string]uint64{a: p.sagas[a].Version, b: p.sagas[b].Version}
-	// Both steps' attempts time out: the batch that applies it changes both sagas.
-	clock = clock.Add(order.DefaultTimeout)
-	if err := p.process(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{a, b} {
-		if p.sagas[id].Version <= versions[id] {
-			t.Fatalf("the timeouts did not change saga %s (version %d)", id, p.sagas[id].Version)
-		}
-	}
-	if err := p.flush(ctx); err != nil {
-		t.Fatal(err)
-	}
 	state := events.TopicSagaState + "/"
-	snaps := []string{state + a, state + b}
-	slices.Sort(snaps)
-	if len(w.log) != 5 || w.log[0] != "write "+startWrite(a) || w.log[1] != "write "+startWrite(b) ||
-		!strings.Contains(w.log[2], strings.Join(snaps, " ")) || !strings.Contains(w.log[2], "orders.events/"+a) ||
-		w.log[3] != "commit orders.placed@12" || w.log[4] != "write "+strings.Join(snaps, " ") {
-		t.Fatalf("writes and commits: %q", w.log)
-	}
-	// The third write's snapshots are the sagas as the first two batches left them; the
-	// flush writes them as the timeouts left them.
-	for i, want := range []map[string]uint64{versions, {a: p.sagas[a].Version, b: p.sagas[b].Version}} {
-		seen := 0
-		for _, m := range w.writes[2+i] {
+	// snapshots returns the versions of the snapshots in write i, failing on a saga twice.
+	snapshots := func(i int) map[string]uint64 {
+		t.Helper()
+		out := map[string]uint64{}
+		for _, m := range w.writes[i] {
 			if m.Topic != events.TopicSagaState {
 				continue
 			}
-			seen++
 			s, err := saga.DecodeState(m.Value)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Version != want[string(m.Key)] {
-				t.Errorf("write %d: snapshot of %s at version %d, want %d", 3+i, m.Key, s.Version, want[string(m.Key)])
+			if _, twice := out[string(m.Key)]; twice {
+				t.Errorf("write %d holds two snapshots of %s", i+1, m.Key)
+			}
+			out[string(m.Key)] = s.Version
+		}
+		return out
+	}
+
+	if err := p.process(ctx, []kafkago.Message{input(t, events.TopicOrdersPlaced, home, 10, events.TypeOrderPlaced, a, orderOf(a), "")}); err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]uint64{a: p.sagas[a].Version}
+	clock = clock.Add(cfg.SnapshotInterval / 2)
+	if err := p.process(ctx, []kafkago.Message{input(t, events.TopicOrdersPlaced, home, 11, events.TypeOrderPlaced, b, orderOf(b), "")}); err != nil {
+		t.Fatal(err)
+	}
+	started[b] = p.sagas[b].Version
+	// Both steps' attempts time out: the batch that applies it changes both sagas, and
+	// the interval has passed.
+	clock = clock.Add(order.DefaultTimeout)
+	if err := p.process(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	timedOut := map[string]uint64{a: p.sagas[a].Version, b: p.sagas[b].Version}
+	for id, v := range started {
+		if timedOut[id] <= v {
+			t.Fatalf("the timeouts did not change saga %s (version %d)", id, v)
+		}
+	}
+	// The retries are dispatched within the interval: a second change of each.
+	deadline := clock.Add(cfg.SnapshotInterval)
+	for p.sagas[a].Version == timedOut[a] || p.sagas[b].Version == timedOut[b] {
+		due, ok := p.timers.next()
+		if !ok || !due.Before(deadline) {
+			t.Fatalf("want both retries due within the interval, next timer %v (%v)", due, ok)
+		}
+		clock = due
+		if err := p.process(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := len(w.log)
+	if p.pending == nil || p.pending.sagas() != 2 || p.pending.hasFresh() {
+		t.Fatalf("within the interval, want both sagas' changes waiting, got %+v", p.pending)
+	}
+	if err := p.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(w.log) != writes+1 || w.log[0] != "write "+startWrite(a) || w.log[1] != "write "+startWrite(b)+" "+state+a ||
+		!strings.Contains(w.log[2], state+b) || strings.Contains(w.log[2], state+a) || w.log[3] != "commit orders.placed@12" {
+		t.Fatalf("writes and commits: %q", w.log)
+	}
+	for _, l := range w.log[4:writes] {
+		if strings.Contains(l, state) || strings.HasPrefix(l, "commit") {
+			t.Errorf("within the interval: %q", l)
+		}
+	}
+	snaps := []string{state + a, state + b}
+	slices.Sort(snaps)
+	if w.log[writes] != "write "+strings.Join(snaps, " ") {
+		t.Errorf("the flush wrote %q, want both sagas once", w.log[writes])
+	}
+	if got := snapshots(1); got[a] != started[a] {
+		t.Errorf("write 2: first snapshot of %s at version %d, want %d", a, got[a], started[a])
+	}
+	// Encoded before the timeouts' batch applied anything.
+	if got := snapshots(2); got[b] != started[b] {
+		t.Errorf("write 3: snapshot of %s at version %d, want %d (before the timeout)", b, got[b], started[b])
+	}
+	if got := snapshots(len(w.writes) - 1); got[a] != p.sagas[a].Version || got[b] != p.sagas[b].Version || got[a] <= timedOut[a] || got[b] <= timedOut[b] {
+		t.Errorf("the flush wrote versions %v, want the retried sagas' %d and %d", got, p.sagas[a].Version, p.sagas[b].Version)
+	}
+}
+
+// TestIndexRecordsIssuedOnceWhileSnapshotsWait: the finished-saga index records due are
+// issued once and wait with the snapshots; batches applied meanwhile issue them again
+// neither before they are written nor after.
+func TestIndexRecordsIssuedOnceWhileSnapshotsWait(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	cfg := Config{Sagas: []SagaType{orderSaga(order.Options{})}, Kafka: pkafka.Config{Brokers: []string{"unused:9092"}},
+		SnapshotInterval: time.Second, Now: func() time.Time { return clock }}.withDefaults()
+	w := &recordingWriter{}
+	p, a, b := pipelineProcessor(ctx, t, cfg, w)
+	// Two sagas finished in a minute whose index record is due.
+	p.finished.add(a, saga.StatusCompleted, clock.Add(-3*time.Minute))
+	p.finished.add(b, saga.StatusCompleted, clock.Add(-3*time.Minute))
+	for range 3 {
+		if err := p.process(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(cfg.SnapshotInterval / 4)
+	}
+	if err := p.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(cfg.SnapshotInterval)
+	if err := p.process(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, write := range w.writes {
+		for _, m := range write {
+			if strings.Contains(string(m.Key), "/") { // index records: <home>/<minute>/<part>
+				seen[string(m.Key)]++
 			}
 		}
-		if seen != 2 {
-			t.Errorf("write %d: %d snapshots, want one per saga", 3+i, seen)
+	}
+	if len(seen) == 0 {
+		t.Fatalf("no index record written: %q", w.log)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("index record %s written %d times, want once", k, n)
 		}
 	}
 }

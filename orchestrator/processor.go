@@ -173,21 +173,29 @@ func (p *processor) run(ctx context.Context) error {
 		}
 		// Snapshots that waited SnapshotInterval go out with the next batch's write if input
 		// is there already, otherwise now, before waiting; younger ones wait for their time.
+		// New sagas' first snapshots are due at once (see unsaved.takeFresh).
 		var saveC <-chan time.Time
 		if p.pending != nil {
-			switch now := p.cfg.Now(); {
-			case !p.pending.due(now, p.cfg.SnapshotInterval):
-				save.Reset(p.pending.since.Add(p.cfg.SnapshotInterval).Sub(now))
-				saveC = save.C
-			case sub.Buffered():
+			now := p.cfg.Now()
+			due := p.pending.due(now, p.cfg.SnapshotInterval)
+			switch {
+			case (due || p.pending.hasFresh()) && sub.Buffered():
 				more = closedTimeChan
-			default:
-				if err := p.flush(ctx); err != nil {
+			case due || p.pending.hasFresh():
+				flush := p.flushFresh
+				if due {
+					flush = p.flush
+				}
+				if err := flush(ctx); err != nil {
 					if ctx.Err() != nil {
 						return nil
 					}
 					return err
 				}
+			}
+			if p.pending != nil && !p.pending.due(now, p.cfg.SnapshotInterval) {
+				save.Reset(p.pending.since.Add(p.cfg.SnapshotInterval).Sub(now))
+				saveC = save.C
 			}
 		}
 		select {
@@ -254,13 +262,21 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 	out := &batchOutput{dirty: make(map[string]bool), timeline: make(map[string][]saga.HistoryEntry),
 		base: make(map[string]uint64), applied: make(map[string][]string), state: p.early.flush()}
 	defer func() { out.endSpans(err) }()
-	// Earlier batches' snapshots that are due are encoded before this batch changes the
-	// sagas: a snapshot never holds a change whose commands and events are not written.
+	// Earlier batches' snapshots that are due (all of them once the interval passed, else
+	// the new sagas' first ones) are encoded before this batch changes the sagas: a
+	// snapshot never holds a change whose commands and events are not written.
 	var prev *unsaved
 	var saved []kafkago.Message
-	if p.pending != nil && p.pending.due(now, p.cfg.SnapshotInterval) {
+	switch {
+	case p.pending == nil:
+	case p.pending.due(now, p.cfg.SnapshotInterval):
 		prev, p.pending = p.pending, nil
 		if saved, err = p.records(prev); err != nil {
+			return err
+		}
+	default:
+		ids, retired := p.pending.takeFresh()
+		if saved, err = p.snapshots(ids, retired); err != nil {
 			return err
 		}
 	}
@@ -285,7 +301,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 	}
 	out.messages = append(out.messages, p.timelineMessages(out, now)...)
 	p.expireEarly(now, out)
-	wrote := len(out.messages) > 0 || prev != nil
+	wrote := len(out.messages) > 0 || len(saved) > 0 || prev != nil
 	if wrote {
 		// A processor writes only while its generation lives: after a rebalance another
 		// instance owns these sagas.
@@ -299,9 +315,16 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 			p.written(ctx, prev)
 		}
 	}
-	// After the previous batch's index records are settled (housekept), not before: the
+	// Only once the index records issued before are written and settled (housekept): the
 	// same records are not issued twice.
-	housekeeping, housekept := p.finished.housekeeping(now)
+	var housekeeping []kafkago.Message
+	var housekept func()
+	if p.pending == nil || p.pending.housekept == nil {
+		if housekeeping, housekept = p.finished.housekeeping(now); len(housekeeping) == 0 {
+			housekept() // nothing to write: settled
+			housekept = nil
+		}
+	}
 	if len(out.order) == 0 && len(housekeeping) == 0 && len(out.state) == 0 && inputs == 0 {
 		if wrote {
 			p.cfg.Metrics.BatchSeconds.Observe(time.Since(start).Seconds())
@@ -313,13 +336,14 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 	}
 	u := p.pending
 	for _, id := range out.order {
-		u.touch(id)
+		base, ok := out.base[id]
+		u.touch(id, ok && base == 0) // version 0 before the batch: it started the saga
 	}
 	p.retire(out.order, u.retired)
 	u.add(housekeeping)
 	u.add(out.state)
 	if housekept != nil {
-		u.housekept = append(u.housekept, housekept)
+		u.housekept = housekept
 	}
 	u.tombstones += countTombstones(housekeeping)
 	if inputs > 0 {
@@ -353,6 +377,30 @@ func (p *processor) flush(ctx context.Context) error {
 	return nil
 }
 
+// flushFresh writes the first snapshots of the sagas started since the last write, on
+// their own (no input is waiting to take them along); the rest keeps waiting, and no
+// offset is committed.
+func (p *processor) flushFresh(ctx context.Context) error {
+	if p.pending == nil {
+		return nil
+	}
+	ids, retired := p.pending.takeFresh()
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := p.writable(ctx); err != nil {
+		return err
+	}
+	snaps, err := p.snapshots(ids, retired)
+	if err != nil {
+		return err
+	}
+	if err := p.write(ctx, snaps); err != nil {
+		return fmt.Errorf("writing the first snapshots of new sagas: %w", err)
+	}
+	return nil
+}
+
 // records encodes what u writes to podium.saga-state: each changed saga's snapshot in its
 // current state, and the index and early-cancel records, in the order of their last change.
 func (p *processor) records(u *unsaved) ([]kafkago.Message, error) {
@@ -379,8 +427,8 @@ func (p *processor) records(u *unsaved) ([]kafkago.Message, error) {
 // written settles a batch whose snapshots are written: its index records count as written,
 // and its input offsets are committed.
 func (p *processor) written(ctx context.Context, prev *unsaved) {
-	for _, f := range prev.housekept {
-		f()
+	if prev.housekept != nil {
+		prev.housekept()
 	}
 	p.cfg.Metrics.Tombstones.Add(float64(prev.tombstones))
 	if prev.offsets == nil || ctx.Err() != nil {

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"slices"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -22,9 +23,11 @@ const maxUnsavedSagas = 4096
 //
 // Like Kafka Streams' record cache in front of a changelog, it lets a saga changed by
 // several batches within Config.SnapshotInterval be written once: an order's snapshots
-// fall from one per reply to one or two. Nothing is lost by the wait: the offsets of those
-// batches are committed only after the write, so after a crash their inputs are applied
-// again from the last written state, with the same command and event IDs (DESIGN.md §5).
+// fall from one per reply to its first one and one or two more. A new saga's first
+// snapshot does not wait (takeFresh). Nothing is lost by the wait: the offsets of those
+// batches are committed only after everything waiting is written, so after a crash their
+// inputs are applied again from the last written state, with the same command and event
+// IDs (DESIGN.md §5), and inputs already in a newer snapshot are ignored as repeats.
 type unsaved struct {
 	since time.Time // when the oldest batch was applied
 	// entries are the records to write, in the order of their last change: a saga changed
@@ -33,8 +36,12 @@ type unsaved struct {
 	entries []unsavedEntry
 	at      map[string]int         // saga ID -> its entry in entries
 	retired map[string]*saga.State // sagas that finished (and left memory) since
-	// housekept marks the index records among entries as written.
-	housekept  []func()
+	// fresh are the sagas started since that have no snapshot yet. Theirs is written with
+	// the next write, without waiting for the interval (see takeFresh).
+	fresh map[string]bool
+	// housekept marks the index records among entries as written (nil: none). While it is
+	// set, no other index records are issued (finishedIndex.housekeeping).
+	housekept  func()
 	tombstones int              // among the index records
 	offsets    map[string]int64 // to commit once written; nil: no input since
 }
@@ -47,11 +54,14 @@ type unsavedEntry struct {
 }
 
 func newUnsaved(now time.Time) *unsaved {
-	return &unsaved{since: now, at: map[string]int{}, retired: map[string]*saga.State{}}
+	return &unsaved{since: now, at: map[string]int{}, retired: map[string]*saga.State{}, fresh: map[string]bool{}}
 }
 
-// touch records that saga id changed.
-func (u *unsaved) touch(id string) {
+// touch records that saga id changed; started: the saga started in this change.
+func (u *unsaved) touch(id string, started bool) {
+	if started {
+		u.fresh[id] = true
+	}
 	if i, ok := u.at[id]; ok {
 		if i == len(u.entries)-1 {
 			return
@@ -68,6 +78,36 @@ func (u *unsaved) add(records []kafkago.Message) {
 		u.entries = append(u.entries, unsavedEntry{record: &records[i]})
 	}
 }
+
+// takeFresh removes the sagas that have no snapshot yet from what waits, and returns them
+// with the finished ones among them (which left memory). Their first snapshot is written at
+// once, so that a saga never finishes while nothing of it is durable: a restart that
+// re-applies the interval's inputs then never starts a finished saga again (it finds the
+// saga and ignores the repeated start), and the offsets, committed only when everything
+// waiting is written, stay behind every snapshot.
+func (u *unsaved) takeFresh() (ids []string, retired map[string]*saga.State) {
+	if len(u.fresh) == 0 {
+		return nil, nil
+	}
+	retired = map[string]*saga.State{}
+	for id := range u.fresh {
+		ids = append(ids, id)
+		if i, ok := u.at[id]; ok {
+			u.entries[i].gone = true
+			delete(u.at, id)
+		}
+		if s, ok := u.retired[id]; ok {
+			retired[id] = s
+			delete(u.retired, id)
+		}
+	}
+	clear(u.fresh)
+	slices.Sort(ids) // a deterministic order of records
+	return ids, retired
+}
+
+// hasFresh reports whether a saga without a snapshot waits.
+func (u *unsaved) hasFresh() bool { return len(u.fresh) > 0 }
 
 // sagas is how many sagas' snapshots wait.
 func (u *unsaved) sagas() int { return len(u.at) }

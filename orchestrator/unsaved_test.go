@@ -6,6 +6,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/podiumhq/podium/orchestrator/saga"
 )
 
 // TestUnsavedKeepsEachKeysLastChangeLast: a saga changed again moves behind the records
@@ -14,11 +16,11 @@ import (
 func TestUnsavedKeepsEachKeysLastChangeLast(t *testing.T) {
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	u := newUnsaved(start)
-	u.touch("a")
-	u.touch("b")
+	u.touch("a", false)
+	u.touch("b", false)
 	u.add([]kafkago.Message{{Key: []byte("a")}}) // e.g. a tombstone of an older snapshot of a
-	u.touch("a")
-	u.touch("a")
+	u.touch("a", false)
+	u.touch("a", false)
 	var got []string
 	for _, e := range u.entries {
 		switch {
@@ -39,9 +41,30 @@ func TestUnsavedKeepsEachKeysLastChangeLast(t *testing.T) {
 		t.Error("due before the interval passed, or not after")
 	}
 	for i := range maxUnsavedSagas {
-		u.touch(string(rune('c' + i)))
+		u.touch(string(rune('c'+i)), false)
 	}
 	if !u.due(start, time.Hour) {
 		t.Errorf("%d sagas pending and not due", u.sagas())
+	}
+}
+
+// TestUnsavedTakesFreshSagasOut: the sagas started since (and only they) are taken out at
+// once with the finished ones among them; the rest keeps waiting.
+func TestUnsavedTakesFreshSagasOut(t *testing.T) {
+	u := newUnsaved(time.Now())
+	u.touch("old", false)
+	u.touch("new", true)
+	u.touch("done", true)
+	u.retired["done"] = &saga.State{Status: saga.StatusCompleted}
+	u.retired["old-done"] = &saga.State{Status: saga.StatusCompleted}
+	ids, retired := u.takeFresh()
+	if want := []string{"done", "new"}; !slices.Equal(ids, want) || len(retired) != 1 || retired["done"] == nil {
+		t.Fatalf("takeFresh = %q, %v; want %q and the finished one", ids, retired, want)
+	}
+	if u.hasFresh() || u.sagas() != 1 || u.retired["done"] != nil || u.retired["old-done"] == nil {
+		t.Errorf("after takeFresh: fresh %v, %d sagas waiting, retired %v", u.fresh, u.sagas(), u.retired)
+	}
+	if ids, _ := u.takeFresh(); ids != nil {
+		t.Errorf("a second takeFresh returned %q", ids)
 	}
 }
