@@ -55,6 +55,13 @@ func pipelineProcessor(ctx context.Context, t *testing.T, cfg Config, w *recordi
 	return p, a, b
 }
 
+// clockedConfig is the order saga's configuration with a one-second snapshot interval and
+// *clock as the clock.
+func clockedConfig(clock *time.Time) Config {
+	return Config{Sagas: []SagaType{orderSaga(order.Options{})}, Kafka: pkafka.Config{Brokers: []string{"unused:9092"}},
+		SnapshotInterval: time.Second, Now: func() time.Time { return *clock }}.withDefaults()
+}
+
 // startWrite is the write of a batch that started the order saga id: reserve-inventory and
 // authorize-payment in parallel, and its timeline on orders.events.
 func startWrite(id string) string {
@@ -110,8 +117,7 @@ func TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	cfg := Config{Sagas: []SagaType{orderSaga(order.Options{})}, Kafka: pkafka.Config{Brokers: []string{"unused:9092"}},
-		SnapshotInterval: time.Second, Now: func() time.Time { return clock }}.withDefaults()
+	cfg := clockedConfig(&clock)
 	w := &recordingWriter{}
 	p, a, b := pipelineProcessor(ctx, t, cfg, w)
 	home := p.partition
@@ -210,8 +216,7 @@ func TestIndexRecordsIssuedOnceWhileSnapshotsWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	cfg := Config{Sagas: []SagaType{orderSaga(order.Options{})}, Kafka: pkafka.Config{Brokers: []string{"unused:9092"}},
-		SnapshotInterval: time.Second, Now: func() time.Time { return clock }}.withDefaults()
+	cfg := clockedConfig(&clock)
 	w := &recordingWriter{}
 	p, a, b := pipelineProcessor(ctx, t, cfg, w)
 	// Two sagas finished in a minute whose index record is due.
