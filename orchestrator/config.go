@@ -40,7 +40,8 @@ type Config struct {
 
 	// SnapshotInterval is how long a saga's changes may wait before its snapshot is written
 	// to podium.saga-state (a batch's commands and events are written at once; a new
-	// saga's first snapshot goes out with the next write): a saga changed by several
+	// saga's first snapshot and a finished saga's marker go out with the next write): a
+	// saga changed by several
 	// batches within it is written once. The batches' input offsets are committed after the
 	// snapshots, so a crash re-applies at most this much input, and the consumer lag of a
 	// busy partition shows about this much. Default: 100ms.

@@ -108,7 +108,7 @@ func TestBatchSnapshotsGoOutWithTheNextBatch(t *testing.T) {
 }
 
 // TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges: a new saga's first snapshot
-// goes out with the next write; later changes wait for Config.SnapshotInterval, and a saga
+// goes out with the next write (as a finished saga's marker would); later changes wait for Config.SnapshotInterval, and a saga
 // changed several times within it is written once; once the interval passed, what waits
 // goes out with the next batch's write, encoded before that batch changed the sagas (a
 // snapshot never holds a change whose events are not written yet), and the offsets of the
@@ -176,7 +176,7 @@ func TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges(t *testing.T) {
 		}
 	}
 	writes := len(w.log)
-	if p.pending == nil || p.pending.sagas() != 2 || p.pending.hasFresh() {
+	if p.pending == nil || p.pending.sagas() != 2 || p.pending.hasUrgent() {
 		t.Fatalf("within the interval, want both sagas' changes waiting, got %+v", p.pending)
 	}
 	if err := p.flush(ctx); err != nil {

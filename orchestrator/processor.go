@@ -173,16 +173,17 @@ func (p *processor) run(ctx context.Context) error {
 		}
 		// Snapshots that waited SnapshotInterval go out with the next batch's write if input
 		// is there already, otherwise now, before waiting; younger ones wait for their time.
-		// New sagas' first snapshots are due at once (see unsaved.takeFresh).
+		// New sagas' first snapshots and finished ones' markers are due at once (see
+		// unsaved.takeUrgent).
 		var saveC <-chan time.Time
 		if p.pending != nil {
 			now := p.cfg.Now()
 			due := p.pending.due(now, p.cfg.SnapshotInterval)
 			switch {
-			case (due || p.pending.hasFresh()) && sub.Buffered():
+			case (due || p.pending.hasUrgent()) && sub.Buffered():
 				more = closedTimeChan
-			case due || p.pending.hasFresh():
-				flush := p.flushFresh
+			case due || p.pending.hasUrgent():
+				flush := p.flushUrgent
 				if due {
 					flush = p.flush
 				}
@@ -263,7 +264,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 		base: make(map[string]uint64), applied: make(map[string][]string), state: p.early.flush()}
 	defer func() { out.endSpans(err) }()
 	// Earlier batches' snapshots that are due (all of them once the interval passed, else
-	// the new sagas' first ones) are encoded before this batch changes the sagas: a
+	// the urgent ones) are encoded before this batch changes the sagas: a
 	// snapshot never holds a change whose commands and events are not written.
 	var prev *unsaved
 	var saved []kafkago.Message
@@ -275,7 +276,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 			return err
 		}
 	default:
-		ids, retired := p.pending.takeFresh()
+		ids, retired := p.pending.takeUrgent()
 		if saved, err = p.snapshots(ids, retired); err != nil {
 			return err
 		}
@@ -336,8 +337,9 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 	}
 	u := p.pending
 	for _, id := range out.order {
-		base, ok := out.base[id]
-		u.touch(id, ok && base == 0) // version 0 before the batch: it started the saga
+		base, ok := out.base[id] // version 0 before the batch: it started the saga
+		s := p.sagas[id]
+		u.touch(id, (ok && base == 0) || (s != nil && s.Finished()))
 	}
 	p.retire(out.order, u.retired)
 	u.add(housekeeping)
@@ -377,14 +379,14 @@ func (p *processor) flush(ctx context.Context) error {
 	return nil
 }
 
-// flushFresh writes the first snapshots of the sagas started since the last write, on
-// their own (no input is waiting to take them along); the rest keeps waiting, and no
-// offset is committed.
-func (p *processor) flushFresh(ctx context.Context) error {
+// flushUrgent writes the snapshots that must not wait (new sagas' first ones, finished
+// sagas' markers) on their own, as no input is waiting to take them along; the rest keeps
+// waiting, and no offset is committed.
+func (p *processor) flushUrgent(ctx context.Context) error {
 	if p.pending == nil {
 		return nil
 	}
-	ids, retired := p.pending.takeFresh()
+	ids, retired := p.pending.takeUrgent()
 	if len(ids) == 0 {
 		return nil
 	}
@@ -396,7 +398,7 @@ func (p *processor) flushFresh(ctx context.Context) error {
 		return err
 	}
 	if err := p.write(ctx, snaps); err != nil {
-		return fmt.Errorf("writing the first snapshots of new sagas: %w", err)
+		return fmt.Errorf("writing new and finished sagas' snapshots: %w", err)
 	}
 	return nil
 }

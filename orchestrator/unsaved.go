@@ -24,7 +24,7 @@ const maxUnsavedSagas = 4096
 // Like Kafka Streams' record cache in front of a changelog, it lets a saga changed by
 // several batches within Config.SnapshotInterval be written once: an order's snapshots
 // fall from one per reply to its first one and one or two more. A new saga's first
-// snapshot does not wait (takeFresh). Nothing is lost by the wait: the offsets of those
+// snapshot and a finished saga's marker do not wait (takeUrgent). Nothing is lost by the wait: the offsets of those
 // batches are committed only after everything waiting is written, so after a crash their
 // inputs are applied again from the last written state, with the same command and event
 // IDs (DESIGN.md §5), and inputs already in a newer snapshot are ignored as repeats.
@@ -36,9 +36,10 @@ type unsaved struct {
 	entries []unsavedEntry
 	at      map[string]int         // saga ID -> its entry in entries
 	retired map[string]*saga.State // sagas that finished (and left memory) since
-	// fresh are the sagas started since that have no snapshot yet. Theirs is written with
-	// the next write, without waiting for the interval (see takeFresh).
-	fresh map[string]bool
+	// urgent are the sagas whose snapshot goes out with the next write, without waiting
+	// for the interval (see takeUrgent): those started since, which have none yet, and
+	// those that finished.
+	urgent map[string]bool
 	// housekept marks the index records among entries as written (nil: none). While it is
 	// set, no other index records are issued (finishedIndex.housekeeping).
 	housekept  func()
@@ -54,13 +55,14 @@ type unsavedEntry struct {
 }
 
 func newUnsaved(now time.Time) *unsaved {
-	return &unsaved{since: now, at: map[string]int{}, retired: map[string]*saga.State{}, fresh: map[string]bool{}}
+	return &unsaved{since: now, at: map[string]int{}, retired: map[string]*saga.State{}, urgent: map[string]bool{}}
 }
 
-// touch records that saga id changed; started: the saga started in this change.
-func (u *unsaved) touch(id string, started bool) {
-	if started {
-		u.fresh[id] = true
+// touch records that saga id changed; urgent: its snapshot must not wait (it started or
+// finished in this change).
+func (u *unsaved) touch(id string, urgent bool) {
+	if urgent {
+		u.urgent[id] = true
 	}
 	if i, ok := u.at[id]; ok {
 		if i == len(u.entries)-1 {
@@ -79,18 +81,22 @@ func (u *unsaved) add(records []kafkago.Message) {
 	}
 }
 
-// takeFresh removes the sagas that have no snapshot yet from what waits, and returns them
-// with the finished ones among them (which left memory). Their first snapshot is written at
-// once, so that a saga never finishes while nothing of it is durable: a restart that
-// re-applies the interval's inputs then never starts a finished saga again (it finds the
-// saga and ignores the repeated start), and the offsets, committed only when everything
-// waiting is written, stay behind every snapshot.
-func (u *unsaved) takeFresh() (ids []string, retired map[string]*saga.State) {
-	if len(u.fresh) == 0 {
+// takeUrgent removes the urgent sagas from what waits, and returns them with the finished
+// ones among them (which left memory). Their snapshots are written at once:
+//   - a new saga's first, so that a saga never finishes while nothing of it is durable: a
+//     restart that re-applies the interval's inputs then never starts a finished saga again
+//     (it finds the saga and ignores the repeated start);
+//   - a finished saga's marker, so that its final state is there as soon as its end is
+//     (operators and tests read it, and it leaves memory at once).
+//
+// The offsets, committed only when everything waiting is written, stay behind every
+// snapshot.
+func (u *unsaved) takeUrgent() (ids []string, retired map[string]*saga.State) {
+	if len(u.urgent) == 0 {
 		return nil, nil
 	}
 	retired = map[string]*saga.State{}
-	for id := range u.fresh {
+	for id := range u.urgent {
 		ids = append(ids, id)
 		if i, ok := u.at[id]; ok {
 			u.entries[i].gone = true
@@ -101,13 +107,13 @@ func (u *unsaved) takeFresh() (ids []string, retired map[string]*saga.State) {
 			delete(u.retired, id)
 		}
 	}
-	clear(u.fresh)
+	clear(u.urgent)
 	slices.Sort(ids) // a deterministic order of records
 	return ids, retired
 }
 
-// hasFresh reports whether a saga without a snapshot waits.
-func (u *unsaved) hasFresh() bool { return len(u.fresh) > 0 }
+// hasUrgent reports whether a snapshot that must not wait is there.
+func (u *unsaved) hasUrgent() bool { return len(u.urgent) > 0 }
 
 // sagas is how many sagas' snapshots wait.
 func (u *unsaved) sagas() int { return len(u.at) }

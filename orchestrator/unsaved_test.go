@@ -48,23 +48,23 @@ func TestUnsavedKeepsEachKeysLastChangeLast(t *testing.T) {
 	}
 }
 
-// TestUnsavedTakesFreshSagasOut: the sagas started since (and only they) are taken out at
-// once with the finished ones among them; the rest keeps waiting.
-func TestUnsavedTakesFreshSagasOut(t *testing.T) {
+// TestUnsavedTakesUrgentSagasOut: the urgent sagas (and only they) are taken out at once,
+// with the finished ones among them; the rest keeps waiting.
+func TestUnsavedTakesUrgentSagasOut(t *testing.T) {
 	u := newUnsaved(time.Now())
 	u.touch("old", false)
 	u.touch("new", true)
 	u.touch("done", true)
 	u.retired["done"] = &saga.State{Status: saga.StatusCompleted}
 	u.retired["old-done"] = &saga.State{Status: saga.StatusCompleted}
-	ids, retired := u.takeFresh()
+	ids, retired := u.takeUrgent()
 	if want := []string{"done", "new"}; !slices.Equal(ids, want) || len(retired) != 1 || retired["done"] == nil {
-		t.Fatalf("takeFresh = %q, %v; want %q and the finished one", ids, retired, want)
+		t.Fatalf("takeUrgent = %q, %v; want %q and the finished one", ids, retired, want)
 	}
-	if u.hasFresh() || u.sagas() != 1 || u.retired["done"] != nil || u.retired["old-done"] == nil {
-		t.Errorf("after takeFresh: fresh %v, %d sagas waiting, retired %v", u.fresh, u.sagas(), u.retired)
+	if u.hasUrgent() || u.sagas() != 1 || u.retired["done"] != nil || u.retired["old-done"] == nil {
+		t.Errorf("after takeUrgent: urgent %v, %d sagas waiting, retired %v", u.urgent, u.sagas(), u.retired)
 	}
-	if ids, _ := u.takeFresh(); ids != nil {
-		t.Errorf("a second takeFresh returned %q", ids)
+	if ids, _ := u.takeUrgent(); ids != nil {
+		t.Errorf("a second takeUrgent returned %q", ids)
 	}
 }

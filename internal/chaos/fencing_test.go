@@ -95,6 +95,8 @@ func TestFencingRestoreKeepsTheOwnersState(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newInProcess(t, runDir(t), netSession, networkSaga(), "orch-a")
+			// The stale snapshot is derived from an in-flight one: a snapshot per change.
+			s.snapshotInterval = time.Nanosecond
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			s.startWorkers()

@@ -48,6 +48,8 @@ type inProcess struct {
 	watch   *DuplicateWatch
 	// clock is the orchestrators' clock, which a test may advance.
 	clock *skewClock
+	// snapshotInterval is the orchestrators' Config.SnapshotInterval (0: its default).
+	snapshotInterval time.Duration
 
 	mu      sync.Mutex
 	running map[string]*goroutine
@@ -165,13 +167,14 @@ func (s *inProcess) startOrchestrator(name string) {
 	cfg := orchestrator.Config{
 		Kafka: pkafka.Config{Brokers: []string{s.broker.Addr()}, ClientID: "podium-orchestrator",
 			Dial: ViaProxy(s.net.ProxyAddr(name))},
-		Sagas:          []orchestrator.SagaType{sagas.Order(s.opts)},
-		Partitions:     inProcessPartitions,
-		SessionTimeout: s.session,
-		Retention:      inProcessRetention,
-		DedupeWindow:   inProcessDedupeWindow,
-		Now:            s.clock.Now,
-		Logger:         s.orchLog.With().Str("component", "orchestrator").Str("instance", name).Logger(),
+		Sagas:            []orchestrator.SagaType{sagas.Order(s.opts)},
+		Partitions:       inProcessPartitions,
+		SessionTimeout:   s.session,
+		SnapshotInterval: s.snapshotInterval,
+		Retention:        inProcessRetention,
+		DedupeWindow:     inProcessDedupeWindow,
+		Now:              s.clock.Now,
+		Logger:           s.orchLog.With().Str("component", "orchestrator").Str("instance", name).Logger(),
 	}
 	s.start(name, func(ctx context.Context) error { return orchestrator.Run(ctx, cfg) })
 }
