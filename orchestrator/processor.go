@@ -276,8 +276,7 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 			return err
 		}
 	default:
-		ids, retired := p.pending.takeUrgent()
-		if saved, err = p.snapshots(ids, retired); err != nil {
+		if saved, err = p.urgentRecords(); err != nil {
 			return err
 		}
 	}
@@ -342,8 +341,8 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 		u.touch(id, (ok && base == 0) || (s != nil && s.Finished()))
 	}
 	p.retire(out.order, u.retired)
-	u.add(housekeeping)
-	u.add(out.state)
+	u.add(housekeeping, false)
+	u.add(out.state, true)
 	if housekept != nil {
 		u.housekept = housekept
 	}
@@ -379,28 +378,35 @@ func (p *processor) flush(ctx context.Context) error {
 	return nil
 }
 
-// flushUrgent writes the snapshots that must not wait (new sagas' first ones, finished
-// sagas' markers) on their own, as no input is waiting to take them along; the rest keeps
+// flushUrgent writes what must not wait (new sagas' first snapshots, finished sagas'
+// markers, held early cancels) on its own, as no input is waiting to take them along; the rest keeps
 // waiting, and no offset is committed.
 func (p *processor) flushUrgent(ctx context.Context) error {
 	if p.pending == nil {
 		return nil
 	}
-	ids, retired := p.pending.takeUrgent()
-	if len(ids) == 0 {
-		return nil
+	snaps, err := p.urgentRecords()
+	if err != nil || len(snaps) == 0 {
+		return err
 	}
 	if err := p.writable(ctx); err != nil {
 		return err
 	}
-	snaps, err := p.snapshots(ids, retired)
-	if err != nil {
-		return err
-	}
 	if err := p.write(ctx, snaps); err != nil {
-		return fmt.Errorf("writing new and finished sagas' snapshots: %w", err)
+		return fmt.Errorf("writing new and finished sagas' snapshots and held cancels: %w", err)
 	}
 	return nil
+}
+
+// urgentRecords takes what must not wait out of p.pending and encodes it: the urgent
+// sagas' snapshots, then the urgent records.
+func (p *processor) urgentRecords() ([]kafkago.Message, error) {
+	ids, retired, records := p.pending.takeUrgent()
+	snaps, err := p.snapshots(ids, retired)
+	if err != nil {
+		return nil, err
+	}
+	return append(snaps, records...), nil
 }
 
 // records encodes what u writes to podium.saga-state: each changed saga's snapshot in its

@@ -40,6 +40,8 @@ type unsaved struct {
 	// for the interval (see takeUrgent): those started since, which have none yet, and
 	// those that finished.
 	urgent map[string]bool
+	// urgentRecords counts the records among entries that must not wait.
+	urgentRecords int
 	// housekept marks the index records among entries as written (nil: none). While it is
 	// set, no other index records are issued (finishedIndex.housekeeping).
 	housekept  func()
@@ -51,7 +53,8 @@ type unsaved struct {
 type unsavedEntry struct {
 	id     string
 	record *kafkago.Message
-	gone   bool // superseded by a later entry of the same saga
+	urgent bool // a record that must not wait (see takeUrgent)
+	gone   bool // superseded by a later entry of the same saga, or written
 }
 
 func newUnsaved(now time.Time) *unsaved {
@@ -74,26 +77,42 @@ func (u *unsaved) touch(id string, urgent bool) {
 	u.entries = append(u.entries, unsavedEntry{id: id})
 }
 
-// add appends records that are written as they are (index records, early cancels).
-func (u *unsaved) add(records []kafkago.Message) {
+// add appends records that are written as they are (index records, early cancels);
+// urgent: they must not wait.
+func (u *unsaved) add(records []kafkago.Message, urgent bool) {
 	for i := range records {
-		u.entries = append(u.entries, unsavedEntry{record: &records[i]})
+		u.entries = append(u.entries, unsavedEntry{record: &records[i], urgent: urgent})
+	}
+	if urgent {
+		u.urgentRecords += len(records)
 	}
 }
 
-// takeUrgent removes the urgent sagas from what waits, and returns them with the finished
-// ones among them (which left memory). Their snapshots are written at once:
-//   - a new saga's first, so that a saga never finishes while nothing of it is durable: a
-//     restart that re-applies the interval's inputs then never starts a finished saga again
-//     (it finds the saga and ignores the repeated start);
+// takeUrgent removes what must not wait from what waits: the urgent sagas (with the
+// finished ones among them, which left memory) and the urgent records, in their order.
+// They are written at once:
+//   - a new saga's first snapshot, so that a saga never finishes while nothing of it is
+//     durable: a restart that re-applies the interval's inputs then never starts a
+//     finished saga again (it finds the saga and ignores the repeated start);
 //   - a finished saga's marker, so that its final state is there as soon as its end is
-//     (operators and tests read it, and it leaves memory at once).
+//     (operators and tests read it, and it leaves memory at once);
+//   - held early cancels and their tombstones, the durable side of the "deferred" and
+//     "rejected" answers already published.
 //
 // The offsets, committed only when everything waiting is written, stay behind every
 // snapshot.
-func (u *unsaved) takeUrgent() (ids []string, retired map[string]*saga.State) {
+func (u *unsaved) takeUrgent() (ids []string, retired map[string]*saga.State, records []kafkago.Message) {
+	if u.urgentRecords > 0 {
+		for i := range u.entries {
+			if e := &u.entries[i]; e.urgent && !e.gone {
+				records = append(records, *e.record)
+				e.gone = true
+			}
+		}
+		u.urgentRecords = 0
+	}
 	if len(u.urgent) == 0 {
-		return nil, nil
+		return nil, nil, records
 	}
 	retired = map[string]*saga.State{}
 	for id := range u.urgent {
@@ -109,11 +128,11 @@ func (u *unsaved) takeUrgent() (ids []string, retired map[string]*saga.State) {
 	}
 	clear(u.urgent)
 	slices.Sort(ids) // a deterministic order of records
-	return ids, retired
+	return ids, retired, records
 }
 
 // hasUrgent reports whether a snapshot that must not wait is there.
-func (u *unsaved) hasUrgent() bool { return len(u.urgent) > 0 }
+func (u *unsaved) hasUrgent() bool { return len(u.urgent) > 0 || u.urgentRecords > 0 }
 
 // sagas is how many sagas' snapshots wait.
 func (u *unsaved) sagas() int { return len(u.at) }

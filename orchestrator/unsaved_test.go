@@ -18,7 +18,7 @@ func TestUnsavedKeepsEachKeysLastChangeLast(t *testing.T) {
 	u := newUnsaved(start)
 	u.touch("a", false)
 	u.touch("b", false)
-	u.add([]kafkago.Message{{Key: []byte("a")}}) // e.g. a tombstone of an older snapshot of a
+	u.add([]kafkago.Message{{Key: []byte("a")}}, false) // e.g. a tombstone of an older snapshot of a
 	u.touch("a", false)
 	u.touch("a", false)
 	var got []string
@@ -57,14 +57,35 @@ func TestUnsavedTakesUrgentSagasOut(t *testing.T) {
 	u.touch("done", true)
 	u.retired["done"] = &saga.State{Status: saga.StatusCompleted}
 	u.retired["old-done"] = &saga.State{Status: saga.StatusCompleted}
-	ids, retired := u.takeUrgent()
+	u.add([]kafkago.Message{{Key: []byte("index")}}, false)
+	u.add([]kafkago.Message{{Key: []byte("held-1")}, {Key: []byte("held-2")}}, true)
+	if !u.hasUrgent() {
+		t.Fatal("urgent sagas and records waiting, hasUrgent false")
+	}
+	ids, retired, records := u.takeUrgent()
 	if want := []string{"done", "new"}; !slices.Equal(ids, want) || len(retired) != 1 || retired["done"] == nil {
 		t.Fatalf("takeUrgent = %q, %v; want %q and the finished one", ids, retired, want)
+	}
+	if len(records) != 2 || string(records[0].Key) != "held-1" || string(records[1].Key) != "held-2" {
+		t.Errorf("takeUrgent records %v, want held-1 and held-2 in order", records)
 	}
 	if u.hasUrgent() || u.sagas() != 1 || u.retired["done"] != nil || u.retired["old-done"] == nil {
 		t.Errorf("after takeUrgent: urgent %v, %d sagas waiting, retired %v", u.urgent, u.sagas(), u.retired)
 	}
-	if ids, _ := u.takeUrgent(); ids != nil {
-		t.Errorf("a second takeUrgent returned %q", ids)
+	var left []string
+	for _, e := range u.entries {
+		switch {
+		case e.gone:
+		case e.record != nil:
+			left = append(left, "record "+string(e.record.Key))
+		default:
+			left = append(left, "saga "+e.id)
+		}
+	}
+	if want := []string{"saga old", "record index"}; !slices.Equal(left, want) {
+		t.Errorf("left waiting %q, want %q", left, want)
+	}
+	if ids, _, records := u.takeUrgent(); ids != nil || records != nil {
+		t.Errorf("a second takeUrgent returned %q, %v", ids, records)
 	}
 }
