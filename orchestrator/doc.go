@@ -21,8 +21,9 @@
 // harmless because replies already applied are ignored by correlation and workers dedupe
 // commands by idempotency key. The snapshots wait up to Config.SnapshotInterval (100 ms),
 // so that a saga changed by several batches is written once (a new saga's first snapshot
-// and a finished saga's marker do not wait: a restart never starts a finished saga again,
-// and a saga's final state is there as soon as its end), encoded before the
+// and a finished saga's marker do not wait, nor do held early cancels: a restart never
+// starts a finished saga again, and a saga's final state is there as soon as its end),
+// encoded before the
 // batch whose request takes them along changes anything; they go out in the same request as a
 // later batch's commands and events (or alone when no input waits then), so a batch under
 // load costs one write round trip, and the order above holds for every batch. Offsets are
