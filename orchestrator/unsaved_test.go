@@ -21,17 +21,7 @@ func TestUnsavedKeepsEachKeysLastChangeLast(t *testing.T) {
 	u.add([]kafkago.Message{{Key: []byte("a")}}, false) // e.g. a tombstone of an older snapshot of a
 	u.touch("a", false)
 	u.touch("a", false)
-	var got []string
-	for _, e := range u.entries {
-		switch {
-		case e.gone:
-		case e.record != nil:
-			got = append(got, "record "+string(e.record.Key))
-		default:
-			got = append(got, "saga "+e.id)
-		}
-	}
-	if want := []string{"saga b", "record a", "saga a"}; !slices.Equal(got, want) {
+	if got, want := waiting(u), []string{"saga b", "record a", "saga a"}; !slices.Equal(got, want) {
 		t.Errorf("entries %q, want %q", got, want)
 	}
 	if u.sagas() != 2 {
@@ -72,20 +62,25 @@ func TestUnsavedTakesUrgentSagasOut(t *testing.T) {
 	if u.hasUrgent() || u.sagas() != 1 || u.retired["done"] != nil || u.retired["old-done"] == nil {
 		t.Errorf("after takeUrgent: urgent %v, %d sagas waiting, retired %v", u.urgent, u.sagas(), u.retired)
 	}
-	var left []string
-	for _, e := range u.entries {
-		switch {
-		case e.gone:
-		case e.record != nil:
-			left = append(left, "record "+string(e.record.Key))
-		default:
-			left = append(left, "saga "+e.id)
-		}
-	}
-	if want := []string{"saga old", "record index"}; !slices.Equal(left, want) {
+	if left, want := waiting(u), []string{"saga old", "record index"}; !slices.Equal(left, want) {
 		t.Errorf("left waiting %q, want %q", left, want)
 	}
 	if ids, _, records := u.takeUrgent(); ids != nil || records != nil {
 		t.Errorf("a second takeUrgent returned %q, %v", ids, records)
 	}
+}
+
+// waiting lists what u still has to write, in order: "saga <id>" or "record <key>".
+func waiting(u *unsaved) []string {
+	var out []string
+	for _, e := range u.entries {
+		switch {
+		case e.gone:
+		case e.record != nil:
+			out = append(out, "record "+string(e.record.Key))
+		default:
+			out = append(out, "saga "+e.id)
+		}
+	}
+	return out
 }
