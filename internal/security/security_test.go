@@ -363,8 +363,11 @@ func TestWrongCredentialsAreRefused(t *testing.T) {
 			t.Logf("the api exited: %v", p.Err())
 		case <-window.C:
 		}
-		if conns := proxy.conns.Load() - before; conns > 5 {
-			t.Errorf("api: %d connections in 5s, want at most 5 (no retry storm)", conns)
+		// A storm is a connection every few milliseconds. The API's backoff (250 ms,
+		// doubling) makes at most 5 attempts in 5 s, and a refused attempt may take a
+		// second connection (6 seen once in a loaded make test): at most 10.
+		if conns := proxy.conns.Load() - before; conns > 10 {
+			t.Errorf("api: %d connections in 5s, want at most 10 (no retry storm)", conns)
 		}
 		if err := c.sup.Stop("api", 10*time.Second); err != nil {
 			t.Logf("stopping the api: %v", err)
