@@ -264,8 +264,8 @@ func (p *processor) process(ctx context.Context, batch []kafkago.Message) (err e
 		base: make(map[string]uint64), applied: make(map[string][]string), state: p.early.flush()}
 	defer func() { out.endSpans(err) }()
 	// Earlier batches' snapshots that are due (all of them once the interval passed, else
-	// the urgent ones) are encoded before this batch changes the sagas: a
-	// snapshot never holds a change whose commands and events are not written.
+	// the urgent ones) are encoded before this batch changes the sagas: a snapshot never
+	// holds a change whose commands and events are not written.
 	var prev *unsaved
 	var saved []kafkago.Message
 	switch {
@@ -379,8 +379,8 @@ func (p *processor) flush(ctx context.Context) error {
 }
 
 // flushUrgent writes what must not wait (new sagas' first snapshots, finished sagas'
-// markers, held early cancels) on its own, as no input is waiting to take them along; the rest keeps
-// waiting, and no offset is committed.
+// markers, held early cancels) on its own, as no input is waiting to take it along; the
+// rest keeps waiting, and no offset is committed.
 func (p *processor) flushUrgent(ctx context.Context) error {
 	if p.pending == nil {
 		return nil
