@@ -334,7 +334,8 @@ func measureHop(ctx context.Context, st *stack, cfg Config, inFlight int) (singl
 	if err = waitEcho(ctx, st.kafka, echo); err != nil {
 		return
 	}
-	hc := HopConfig{Kafka: st.kafka, Partitions: cfg.Partitions, InFlight: 1, Warmup: 500 * time.Millisecond, Duration: cfg.HopDuration / 2}
+	hc := HopConfig{Kafka: st.kafka, Partitions: cfg.Partitions, InFlight: 1, Warmup: 500 * time.Millisecond, Duration: cfg.HopDuration / 2,
+		Sample: st.sample}
 	if single, err = Hop(ctx, hc); err != nil {
 		return
 	}

@@ -167,6 +167,11 @@ type HopResult struct {
 	RoundTripsSec float64     `json:"round_trips_per_sec"`
 	Latency       Percentiles `json:"latency"`
 	Lost          int64       `json:"lost"`
+	// CPUPerRoundTrip is the CPU time every sampled process (the broker, the echo and the
+	// requester) spent in the measured window, per round trip; zero when not sampled.
+	CPUPerRoundTrip time.Duration `json:"cpu_per_round_trip_ns,omitempty"`
+	// Cores is that CPU time per second of the window.
+	Cores float64 `json:"cores,omitempty"`
 }
 
 // HopConfig configures a raw hop measurement.
@@ -179,6 +184,9 @@ type HopConfig struct {
 	Warmup, Duration time.Duration
 	// Timeout gives up on one request's reply. Default: 10s.
 	Timeout time.Duration
+	// Sample, when set, reads the CPU time of the processes whose cost the hop is charged
+	// with, at the start and the end of the measured window.
+	Sample func() map[string]ProcSample
 }
 
 // Hop measures the raw command/reply hop against a running Echo: InFlight requesters each
@@ -225,6 +233,18 @@ func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 	}
 	start := time.Now()
 	from, to := start.Add(hc.Warmup), start.Add(hc.Warmup+hc.Duration)
+	cpu := make(chan time.Duration, 2)
+	if hc.Sample != nil {
+		sum := func() {
+			var d time.Duration
+			for _, ps := range hc.Sample() {
+				d += ps.CPU
+			}
+			cpu <- d
+		}
+		defer time.AfterFunc(hc.Warmup, sum).Stop()
+		defer time.AfterFunc(hc.Warmup+hc.Duration, sum).Stop()
+	}
 	var (
 		mu       sync.Mutex
 		samples  []time.Duration
@@ -297,14 +317,22 @@ func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 	default:
 	}
 	n := counted.Load()
-	return HopResult{
+	res := HopResult{
 		InFlight:      hc.InFlight,
 		RoundTrips:    n,
 		Seconds:       hc.Duration.Seconds(),
 		RoundTripsSec: Rate(n, hc.Duration),
 		Latency:       Summarize(samples),
 		Lost:          lost.Load(),
-	}, nil
+	}
+	if hc.Sample != nil && n > 0 {
+		// Both samples are due by now (the requesters stop at the window's end); the end
+		// one may still be reading /proc.
+		before, after := <-cpu, <-cpu
+		res.CPUPerRoundTrip = (after - before) / time.Duration(n)
+		res.Cores = (after - before).Seconds() / hc.Duration.Seconds()
+	}
+	return res, nil
 }
 
 // ProduceResult is one measurement of raw produce throughput.

@@ -294,7 +294,8 @@ func (r *Report) Markdown() string {
 		hops := slices.ContainsFunc(r.Runs, func(run RunResult) bool { return run.Hop != nil && run.HopSingle != nil })
 		if hops {
 			p("#### Raw command/reply hop and raw produce (same broker, same writer settings)\n\n")
-			p("| run | 1 in flight: rt/s | p50 | p99 | N in flight: N | rt/s | p50 | p99 | raw produce records/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			p("CPU per round trip: the broker's, the echo's and the requester's CPU time in the window, per round trip.\n\n")
+			p("| run | 1 in flight: rt/s | p50 | p99 | CPU/rt | N in flight: N | rt/s | p50 | p99 | CPU/rt | raw produce records/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		}
 		for _, run := range r.Runs {
 			if run.Hop == nil || run.HopSingle == nil {
@@ -304,9 +305,9 @@ func (r *Report) Markdown() string {
 			if run.Produce != nil {
 				prod = run.Produce.RecordsSec
 			}
-			p("| %s | %.0f | %s | %s | %d | %.0f | %s | %s | %.0f |\n", run.label(),
-				run.HopSingle.RoundTripsSec, fmtDur(run.HopSingle.Latency.P50), fmtDur(run.HopSingle.Latency.P99),
-				run.Hop.InFlight, run.Hop.RoundTripsSec, fmtDur(run.Hop.Latency.P50), fmtDur(run.Hop.Latency.P99), prod)
+			p("| %s | %.0f | %s | %s | %s | %d | %.0f | %s | %s | %s | %.0f |\n", run.label(),
+				run.HopSingle.RoundTripsSec, fmtDur(run.HopSingle.Latency.P50), fmtDur(run.HopSingle.Latency.P99), fmtDur(run.HopSingle.CPUPerRoundTrip),
+				run.Hop.InFlight, run.Hop.RoundTripsSec, fmtDur(run.Hop.Latency.P50), fmtDur(run.Hop.Latency.P99), fmtDur(run.Hop.CPUPerRoundTrip), prod)
 		}
 		if hops {
 			p("\n")

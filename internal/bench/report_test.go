@@ -8,7 +8,7 @@ import (
 )
 
 func sampleReport() *Report {
-	hop := &HopResult{InFlight: 1024, RoundTripsSec: 10000, Latency: Percentiles{P50: ms(40), P99: ms(90)}}
+	hop := &HopResult{InFlight: 1024, RoundTripsSec: 10000, Latency: Percentiles{P50: ms(40), P99: ms(90)}, CPUPerRoundTrip: 95 * time.Microsecond}
 	r := &Report{
 		Started: time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, CPUModel: "AMD EPYC", GoVersion: "go1.26"},
@@ -17,7 +17,7 @@ func sampleReport() *Report {
 				BytesPerOrder: 12800, RecordBytesPerOrder: 900, BytesByTopic: map[string]TopicBytes{
 					"orders.events": {Bytes: 8000000, RecordBytes: 600000, BytesPerOrder: 12800, RecordBytesPerOrder: 900}},
 				Latency: Percentiles{Count: 20000, P50: ms(9), P90: ms(20), P99: ms(80), P999: ms(150)},
-				Hop:     hop, HopSingle: &HopResult{InFlight: 1, RoundTripsSec: 900}, Efficiency: 0.5, SagasInMemory: 23000, BytesPerSaga: 4000,
+				Hop:     hop, HopSingle: &HopResult{InFlight: 1, RoundTripsSec: 900, CPUPerRoundTrip: 420 * time.Microsecond}, Efficiency: 0.5, SagasInMemory: 23000, BytesPerSaga: 4000,
 				Processes: []ProcResult{{Name: "broker", Role: "broker", CPUSecondsPer1000: 0.4, Cores: 0.4}, {Name: "orchestrator-1", Role: "orchestrator", Cores: 0.6}}},
 			{Mode: "closed", InFlight: 1024, Orchestrators: 1, Mix: MixHappy, OrdersPerSec: 1500, CommandsPerOrder: 5,
 				Hop: hop, Efficiency: 0.75, SagasInMemory: 30000, BytesPerSaga: 6000, BytesNote: bytesNote(nil)},
@@ -75,6 +75,7 @@ func TestMarkdownAndJSON(t *testing.T) {
 		"| closed 1024 in flight | 1 | 1500 |",
 		"| broker | 0.400 | 0.40 |",
 		"| 100000 |",
+		"| 900 | - | - | 420µs | 1024 | 10000 | 40.0ms | 90.0ms | 95µs |",
 		"| 5.00 | 0.0 | 12.5 KiB | 900 B |",
 		"| orders.events | 12.5 KiB | 900 B |",
 		"- closed 1024 in flight: bytes per order not measured: no podium process exports podium_kafka_produced_bytes_total",
