@@ -301,11 +301,11 @@ func runSaga(ctx context.Context, cfg Config, spec runSpec) (RunResult, error) {
 			hopInFlight = 1024
 		}
 		fmt.Fprintf(cfg.Progress, "   raw command/reply hop (1 and %d in flight)…\n", hopInFlight)
-		single, multi, produce, err := measureHop(ctx, st, cfg, hopInFlight)
+		hops, produce, err := measureHop(ctx, st, cfg, hopInFlight)
 		if err != nil {
 			return res, err
 		}
-		res.HopSingle, res.Hop, res.Produce = &single, &multi, &produce
+		res.HopIsolated, res.HopSingle, res.Hop, res.Produce = &hops[0], &hops[1], &hops[2], &produce
 	}
 
 	soak := spec.mode == "soak"
@@ -320,9 +320,14 @@ func runSaga(ctx context.Context, cfg Config, spec runSpec) (RunResult, error) {
 	return measureSagas(ctx, st, cfg, spec, res)
 }
 
-// measureHop runs the raw hop at one and at inFlight requests in flight, and raw produce,
-// against an echo process on the stack's broker; the echo is stopped afterwards.
-func measureHop(ctx context.Context, st *stack, cfg Config, inFlight int) (single, multi HopResult, produce ProduceResult, err error) {
+// isolatedHopPace spaces the isolated raw hop's requests: long enough for the stack to idle
+// between them, as between orders placed one at a time.
+const isolatedHopPace = 50 * time.Millisecond
+
+// measureHop runs the raw hop with one request at a time spaced by isolatedHopPace, one in
+// flight back to back and inFlight in flight, and raw produce, against an echo process on
+// the stack's broker; the echo is stopped afterwards.
+func measureHop(ctx context.Context, st *stack, cfg Config, inFlight int) (hops [3]HopResult, produce ProduceResult, err error) {
 	if err = EnsureHopTopics(ctx, st.kafka, cfg.Partitions); err != nil {
 		return
 	}
@@ -334,13 +339,17 @@ func measureHop(ctx context.Context, st *stack, cfg Config, inFlight int) (singl
 	if err = waitEcho(ctx, st.kafka, echo); err != nil {
 		return
 	}
-	hc := HopConfig{Kafka: st.kafka, Partitions: cfg.Partitions, InFlight: 1, Warmup: 500 * time.Millisecond, Duration: cfg.HopDuration / 2,
-		Sample: st.sample}
-	if single, err = Hop(ctx, hc); err != nil {
+	hc := HopConfig{Kafka: st.kafka, Partitions: cfg.Partitions, InFlight: 1, Warmup: 200 * time.Millisecond, Duration: cfg.HopDuration,
+		Pace: isolatedHopPace, Sample: st.sample}
+	if hops[0], err = Hop(ctx, hc); err != nil {
+		return
+	}
+	hc.Pace, hc.Warmup, hc.Duration = 0, 500*time.Millisecond, cfg.HopDuration/2
+	if hops[1], err = Hop(ctx, hc); err != nil {
 		return
 	}
 	hc.InFlight, hc.Warmup, hc.Duration = inFlight, time.Second, cfg.HopDuration
-	if multi, err = Hop(ctx, hc); err != nil {
+	if hops[2], err = Hop(ctx, hc); err != nil {
 		return
 	}
 	produce, err = RawProduce(ctx, st.kafka, 4, 1000, 2*time.Second)

@@ -172,6 +172,8 @@ type HopResult struct {
 	CPUPerRoundTrip time.Duration `json:"cpu_per_round_trip_ns,omitempty"`
 	// Cores is that CPU time per second of the window.
 	Cores float64 `json:"cores,omitempty"`
+	// Pace is HopConfig.Pace: one request every Pace per requester (0: back to back).
+	Pace time.Duration `json:"pace_ns,omitempty"`
 }
 
 // HopConfig configures a raw hop measurement.
@@ -184,6 +186,10 @@ type HopConfig struct {
 	Warmup, Duration time.Duration
 	// Timeout gives up on one request's reply. Default: 10s.
 	Timeout time.Duration
+	// Pace, when set, spaces each requester's requests: a request is sent at most every
+	// Pace, so that the stack idles between them as it does between orders placed one at
+	// a time (an idle machine wakes up slower than a busy one answers).
+	Pace time.Duration
 	// Sample, when set, reads the CPU time of the processes whose cost the hop is charged
 	// with, at the start and the end of the measured window.
 	Sample func() map[string]ProcSample
@@ -264,7 +270,14 @@ func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 				mu.Unlock()
 			}()
 			prefix := "hop-" + strconv.Itoa(g) + "-"
+			next := time.Now()
 			for seq := 0; ; seq++ {
+				if hc.Pace > 0 {
+					if !pause(ctx, time.Until(next)) {
+						return
+					}
+					next = next.Add(hc.Pace)
+				}
 				t0 := time.Now()
 				if !t0.Before(to) || ctx.Err() != nil {
 					return
@@ -324,6 +337,7 @@ func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 		RoundTripsSec: Rate(n, hc.Duration),
 		Latency:       Summarize(samples),
 		Lost:          lost.Load(),
+		Pace:          hc.Pace,
 	}
 	if hc.Sample != nil && n > 0 {
 		// Both samples are due by now (the requesters stop at the window's end); the end
@@ -385,4 +399,19 @@ func RawProduce(ctx context.Context, cfg pkafka.Config, writers, batch int, d ti
 	}
 	return ProduceResult{Writers: writers, Batch: batch, ValueBytes: hopValueSize, Records: n.Load(),
 		Seconds: took.Seconds(), RecordsSec: Rate(n.Load(), took)}, nil
+}
+
+// pause waits d (nothing when d <= 0); false when ctx ended first.
+func pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -50,10 +50,11 @@ type RunResult struct {
 	OrchestratorRSS int64        `json:"orchestrator_rss_bytes"`
 	BytesPerSaga    float64      `json:"rss_bytes_per_saga"`
 
-	HopSingle  *HopResult     `json:"hop_single,omitempty"` // raw hop, one in flight
-	Hop        *HopResult     `json:"hop,omitempty"`        // raw hop at the run's concurrency
-	Produce    *ProduceResult `json:"produce,omitempty"`
-	Efficiency float64        `json:"efficiency_ratio"`
+	HopIsolated *HopResult     `json:"hop_isolated,omitempty"` // raw hop, one request every HopPace
+	HopSingle   *HopResult     `json:"hop_single,omitempty"`   // raw hop, one in flight
+	Hop         *HopResult     `json:"hop,omitempty"`          // raw hop at the run's concurrency
+	Produce     *ProduceResult `json:"produce,omitempty"`
+	Efficiency  float64        `json:"efficiency_ratio"`
 
 	Profiles  []string `json:"profiles,omitempty"`
 	LoadStart LoadAvg  `json:"loadavg_start"`
@@ -295,19 +296,25 @@ func (r *Report) Markdown() string {
 		if hops {
 			p("#### Raw command/reply hop and raw produce (same broker, same writer settings)\n\n")
 			p("CPU per round trip: the broker's, the echo's and the requester's CPU time in the window, per round trip.\n\n")
-			p("| run | 1 in flight: rt/s | p50 | p99 | CPU/rt | N in flight: N | rt/s | p50 | p99 | CPU/rt | raw produce records/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			p("| run | requests in flight | rt/s | p50 | p99 | CPU/rt | raw produce records/s |\n|---|---|---:|---:|---:|---:|---:|\n")
 		}
 		for _, run := range r.Runs {
 			if run.Hop == nil || run.HopSingle == nil {
 				continue
 			}
-			prod := 0.0
+			prod := "-"
 			if run.Produce != nil {
-				prod = run.Produce.RecordsSec
+				prod = fmt.Sprintf("%.0f", run.Produce.RecordsSec)
 			}
-			p("| %s | %.0f | %s | %s | %s | %d | %.0f | %s | %s | %s | %.0f |\n", run.label(),
-				run.HopSingle.RoundTripsSec, fmtDur(run.HopSingle.Latency.P50), fmtDur(run.HopSingle.Latency.P99), fmtDur(run.HopSingle.CPUPerRoundTrip),
-				run.Hop.InFlight, run.Hop.RoundTripsSec, fmtDur(run.Hop.Latency.P50), fmtDur(run.Hop.Latency.P99), fmtDur(run.Hop.CPUPerRoundTrip), prod)
+			row := func(h *HopResult, inFlight, prod string) {
+				p("| %s | %s | %.0f | %s | %s | %s | %s |\n", run.label(), inFlight, h.RoundTripsSec,
+					fmtDur(h.Latency.P50), fmtDur(h.Latency.P99), fmtDur(h.CPUPerRoundTrip), prod)
+			}
+			if h := run.HopIsolated; h != nil {
+				row(h, fmt.Sprintf("1, one every %s (idle between)", fmtDur(h.Pace)), "")
+			}
+			row(run.HopSingle, "1", "")
+			row(run.Hop, strconv.Itoa(run.Hop.InFlight), prod)
 		}
 		if hops {
 			p("\n")
