@@ -11,6 +11,7 @@ import (
 
 	"github.com/podiumhq/podium/events"
 	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/schemas"
 )
 
 // ErrPartitionMismatch reports topics whose partition count differs from the configured
@@ -35,6 +36,11 @@ type messageWriter interface {
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// Before the first input, not with it: an order placed just after a start is not held
+	// up by it.
+	if err := schemas.Compile(); err != nil {
 		return err
 	}
 	check := func(ctx context.Context) error { return CheckPartitions(ctx, cfg) }

@@ -40,6 +40,23 @@ func TestEverySchemaCompiles(t *testing.T) {
 	}
 }
 
+// TestCompileCompilesEverySchema: after Compile every schema is there, compiled once.
+func TestCompileCompilesEverySchema(t *testing.T) {
+	if err := Compile(); err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if got, want := len(compiled.schemas), len(Names()); got != want {
+		t.Fatalf("compiled %d schemas, want %d", got, want)
+	}
+	before, _ := Schema(Envelope)
+	if err := Compile(); err != nil {
+		t.Fatalf("Compile again: %v", err)
+	}
+	if after, _ := Schema(Envelope); after != before || after == nil {
+		t.Errorf("the envelope schema changed or is missing after a second Compile")
+	}
+}
+
 func TestUnknownSchema(t *testing.T) {
 	err := Validate("order.placed.v9", map[string]any{})
 	if !errors.Is(err, ErrUnknownSchema) {

@@ -11,6 +11,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	pkafka "github.com/podiumhq/podium/internal/kafka"
+	"github.com/podiumhq/podium/schemas"
 )
 
 // Backoff bounds of the retries of a failed restore, fetch or batch write.
@@ -69,6 +70,11 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		return err
 	}
 	cfg = cfg.withDefaults()
+	// Before the first command, not with it (commands of registered types are checked
+	// against their schemas).
+	if err := schemas.Compile(); err != nil {
+		return err
+	}
 	r := &runner{
 		cfg:     cfg,
 		handler: h,
