@@ -270,13 +270,19 @@ func Hop(ctx context.Context, hc HopConfig) (HopResult, error) {
 				mu.Unlock()
 			}()
 			prefix := "hop-" + strconv.Itoa(g) + "-"
-			next := time.Now()
+			var paced <-chan time.Time
+			if hc.Pace > 0 {
+				t := time.NewTicker(hc.Pace)
+				defer t.Stop()
+				paced = t.C
+			}
 			for seq := 0; ; seq++ {
-				if hc.Pace > 0 {
-					if !pause(ctx, time.Until(next)) {
+				if paced != nil {
+					select {
+					case <-paced:
+					case <-ctx.Done():
 						return
 					}
-					next = next.Add(hc.Pace)
 				}
 				t0 := time.Now()
 				if !t0.Before(to) || ctx.Err() != nil {
@@ -399,19 +405,4 @@ func RawProduce(ctx context.Context, cfg pkafka.Config, writers, batch int, d ti
 	}
 	return ProduceResult{Writers: writers, Batch: batch, ValueBytes: hopValueSize, Records: n.Load(),
 		Seconds: took.Seconds(), RecordsSec: Rate(n.Load(), took)}, nil
-}
-
-// pause waits d (nothing when d <= 0); false when ctx ended first.
-func pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
