@@ -22,6 +22,12 @@ import (
 // decoded when it is a valid event (err is the *events.DecodeError otherwise), until ctx
 // ends. It returns nil when ctx ends, or the first read error.
 func Follow(ctx context.Context, cfg pkafka.Config, topic string, from []int64, fn func(m kafkago.Message, env events.Envelope, err error)) error {
+	return follow(ctx, cfg, topic, from, nil, fn)
+}
+
+// follow is Follow, calling subscribed (if not nil) once it reads: connected, partitions
+// found, fetching.
+func follow(ctx context.Context, cfg pkafka.Config, topic string, from []int64, subscribed func(), fn func(m kafkago.Message, env events.Envelope, err error)) error {
 	n, err := partitionsOf(ctx, cfg, topic)
 	if err != nil {
 		return err
@@ -47,6 +53,9 @@ func Follow(ctx context.Context, cfg pkafka.Config, topic string, from []int64, 
 		return fmt.Errorf("following %s: %w", topic, err)
 	}
 	defer sub.Close()
+	if subscribed != nil {
+		subscribed()
+	}
 	for {
 		recs, err := sub.Next(ctx, 0)
 		if err != nil {

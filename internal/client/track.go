@@ -33,7 +33,9 @@ type Tracking struct {
 	err     error
 }
 
-// Track starts following orders.events from its current end. Close stops it.
+// Track starts following orders.events from its current end, and returns once it reads
+// (connected, fetching): the follower's start-up does not run while the caller's first
+// orders are being timed. Close stops it.
 func Track(ctx context.Context, cfg pkafka.Config) (*Tracking, error) {
 	// Lifecycle and timeline events are checked against their schemas, which compile on
 	// first use: done now, the first event's decoding does not add ~5 ms to what is timed.
@@ -46,10 +48,12 @@ func Track(ctx context.Context, cfg pkafka.Config) (*Tracking, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	t := &Tracking{Tracker: sample.NewTracker(), Returns: sample.NewTracker(), stop: cancel}
+	subscribed, ended := make(chan struct{}), make(chan struct{})
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		err := Follow(ctx, cfg, events.TopicOrdersEvents, starts, func(_ kafkago.Message, env events.Envelope, err error) {
+		defer close(ended)
+		err := follow(ctx, cfg, events.TopicOrdersEvents, starts, func() { close(subscribed) }, func(_ kafkago.Message, env events.Envelope, err error) {
 			if err != nil {
 				return
 			}
@@ -63,7 +67,16 @@ func Track(ctx context.Context, cfg pkafka.Config) (*Tracking, error) {
 		t.err = err
 		t.mu.Unlock()
 	}()
-	return t, nil
+	select {
+	case <-subscribed:
+		return t, nil
+	case <-ended: // before it could read: ctx ended, or the topic could not be read
+		t.Close()
+		if t.err == nil {
+			return nil, fmt.Errorf("following %s: %w", events.TopicOrdersEvents, ctx.Err())
+		}
+		return nil, t.err
+	}
 }
 
 // Lifecycle returns the status change env announces as an events.SagaLifecycle, whichever
