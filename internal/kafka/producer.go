@@ -271,16 +271,36 @@ func (p *Producer) layouts(ctx context.Context, msgs []kafkago.Message) (map[str
 	return p.layout, nil
 }
 
-// Prepare loads the partition layout of topics and so opens the connection to the cluster,
-// which the first WriteMessages would otherwise do: a caller that times its writes (the
-// CLI's placed → terminal latency) calls it first, so that the figure is the write's.
+// Prepare loads the partition layout of topics and opens the connection to every broker
+// that leads one of their partitions, which the first WriteMessages would otherwise do
+// (dial, version handshake): a caller that times its writes (the CLI's placed → terminal
+// latency) calls it first, so that the figure is the write's.
 func (p *Producer) Prepare(ctx context.Context, topics ...string) error {
 	msgs := make([]kafkago.Message, len(topics))
 	for i, t := range topics {
 		msgs[i] = kafkago.Message{Topic: t}
 	}
-	_, err := p.layouts(ctx, msgs)
-	return err
+	layouts, err := p.layouts(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	// The layout comes from the Transport's metadata cache, over its bootstrap connection;
+	// writes go over one connection per leader. A ListOffsets of one partition per leader
+	// (the Transport sends each leader its share) opens them.
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	seen := map[int32]bool{}
+	for _, t := range topics {
+		for _, part := range layouts[t].partitions {
+			if leader := layouts[t].leader[part]; !seen[leader] {
+				seen[leader] = true
+				req.Topics[t] = append(req.Topics[t], kafkago.LastOffsetOf(part))
+			}
+		}
+	}
+	if _, err := p.client.ListOffsets(ctx, req); err != nil {
+		return fmt.Errorf("connecting to the leaders of %v: %w", topics, err)
+	}
+	return nil
 }
 
 // refresh loads the layout of topics (under p.mu).

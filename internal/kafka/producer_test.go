@@ -3,13 +3,16 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func TestProducerWritesEveryTopicInOrderOnHomePartitions(t *testing.T) {
@@ -210,5 +213,45 @@ func TestProducerCountsBytesAndCompresses(t *testing.T) {
 		if string(m.Value) != string(msgs[i].Value) {
 			t.Errorf("record %d: got %s, want %s", i, m.Value, msgs[i].Value)
 		}
+	}
+}
+
+// countingListener counts the connections a listener accepted.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// TestProducerPrepareOpensTheWriteConnection: after Prepare, the first write opens no
+// connection (no dial, no version handshake within a timed write).
+func TestProducerPrepareOpensTheWriteConnection(t *testing.T) {
+	ln := &countingListener{}
+	_, cfg := newCluster(t, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+		l, err := net.Listen(network, addr)
+		ln.Listener = l
+		return ln, err
+	}))
+	topic := uniqueName(t, "placed")
+	createTopics(t, cfg, TopicSpec{Name: topic, Partitions: 3})
+	p := NewProducer(cfg)
+	defer p.Close()
+	ctx := testContext(t, 20*time.Second)
+	if err := p.Prepare(ctx, topic); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	before := ln.accepted.Load()
+	if err := p.WriteMessages(ctx, kafkago.Message{Topic: topic, Key: []byte("ord-1"), Value: []byte("v")}); err != nil {
+		t.Fatalf("WriteMessages: %v", err)
+	}
+	if after := ln.accepted.Load(); after != before {
+		t.Errorf("the first write after Prepare opened %d connection(s), want none", after-before)
 	}
 }
