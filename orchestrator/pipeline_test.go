@@ -62,6 +62,19 @@ func clockedConfig(clock *time.Time) Config {
 		SnapshotInterval: time.Second, Now: func() time.Time { return *clock }}.withDefaults()
 }
 
+// pipelineStart is where the clocked pipeline tests' clock starts.
+var pipelineStart = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// clockedPipeline is pipelineProcessor with clockedConfig(clock), writing to a new
+// recordingWriter, for the test's lifetime.
+func clockedPipeline(t *testing.T, clock *time.Time) (cfg Config, w *recordingWriter, p *processor, a, b string) {
+	t.Helper()
+	cfg = clockedConfig(clock)
+	w = &recordingWriter{}
+	p, a, b = pipelineProcessor(t.Context(), t, cfg, w)
+	return cfg, w, p, a, b
+}
+
 // startWrite is the write of a batch that started the order saga id: reserve-inventory and
 // authorize-payment in parallel, and its timeline on orders.events.
 func startWrite(id string) string {
@@ -114,12 +127,9 @@ func TestBatchSnapshotsGoOutWithTheNextBatch(t *testing.T) {
 // snapshot never holds a change whose events are not written yet), and the offsets of the
 // batches it covers are committed after it — never after a write of first snapshots alone.
 func TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	cfg := clockedConfig(&clock)
-	w := &recordingWriter{}
-	p, a, b := pipelineProcessor(ctx, t, cfg, w)
+	ctx := t.Context()
+	clock := pipelineStart
+	cfg, w, p, a, b := clockedPipeline(t, &clock)
 	home := p.partition
 	state := events.TopicSagaState + "/"
 	// snapshots returns the versions of the snapshots in write i, failing on a saga twice.
@@ -213,12 +223,9 @@ func TestSnapshotsWaitForTheIntervalAndHoldOnlyWrittenChanges(t *testing.T) {
 // issued once and wait with the snapshots; batches applied meanwhile issue them again
 // neither before they are written nor after.
 func TestIndexRecordsIssuedOnceWhileSnapshotsWait(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	clock := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	cfg := clockedConfig(&clock)
-	w := &recordingWriter{}
-	p, a, b := pipelineProcessor(ctx, t, cfg, w)
+	ctx := t.Context()
+	clock := pipelineStart
+	cfg, w, p, a, b := clockedPipeline(t, &clock)
 	// Two sagas finished in a minute whose index record is due.
 	p.finished.add(a, saga.StatusCompleted, clock.Add(-3*time.Minute))
 	p.finished.add(b, saga.StatusCompleted, clock.Add(-3*time.Minute))
